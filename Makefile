@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make study` and `make test`. Both create .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STUDY ?= default
+PYTEST_ARGS ?=
+# The CPU build of torch lies on this machine's disk; an unpinned torch would pull a multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: study test lab lint install wordnet clean-outputs
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev,tfhub,lab]" "$(TORCH_SPEC)"
+	@touch $(STAMP)
+
+install: $(STAMP) wordnet
+
+# WordNet 3.0 dict files from Debian's wordnet-base, where apt is available and nothing provides WordNet yet.
+wordnet:
+	@if [ ! -f /usr/share/wordnet/index.noun ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get install -y -q wordnet-base >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wordnet-base >/dev/null)) \
+		&& echo "installed wordnet-base"; \
+	fi
+
+study: install
+	$(VENV)/bin/wordembed run --study $(STUDY)
+
+test: install
+	$(VENV)/bin/ruff check lib tests benchmarks
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check lib tests benchmarks
