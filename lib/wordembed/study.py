@@ -1,0 +1,193 @@
+"""Study presets (``params/studies/*.yaml``) and the one schema every notebook parameter must follow.
+
+A study names its models, its vocabulary and parameter values; the schema says which parameters exist, their
+types, defaults and allowed ranges. Bad values fail here, before anything runs, with the valid choices listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wordembed import paths
+from wordembed.errors import ParameterError
+
+PER_MODEL_NOTEBOOKS: tuple[str, ...] = (
+    "01_embed",
+    "02_similarity_distribution",
+    "03_related_pairs",
+    "04_analogies",
+)
+CROSS_MODEL_NOTEBOOKS: tuple[str, ...] = ("05_agreement", "06_report")
+ALL_NOTEBOOKS: tuple[str, ...] = PER_MODEL_NOTEBOOKS + CROSS_MODEL_NOTEBOOKS
+ANALOGY_METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "3CosAvg", "LRCos", "SimilarToB")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One notebook parameter: its type, default and the values it may take."""
+
+    type: type
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    item_choices: tuple[str, ...] | None = None
+
+    def check(self, name: str, value: Any, where: str) -> Any:
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.type is list and isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)):
+            raise ParameterError(
+                f"{where}: parameter '{name}' must be {self.type.__name__}, got {value!r} ({self.help})"
+            )
+        if self.minimum is not None and value < self.minimum:
+            raise ParameterError(f"{where}: parameter '{name}'={value} is below its minimum {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise ParameterError(f"{where}: parameter '{name}'={value} is above its maximum {self.maximum}")
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(
+                f"{where}: parameter '{name}'={value!r} is not one of: {', '.join(self.choices)}"
+            )
+        if self.item_choices is not None:
+            bad = [v for v in value if v not in self.item_choices]
+            if bad:
+                raise ParameterError(
+                    f"{where}: parameter '{name}' has unknown value(s) {bad}; valid: {', '.join(self.item_choices)}"
+                )
+        return value
+
+
+# Every parameter any notebook declares. Notebooks' `parameters` cells must agree with it (a test checks).
+PARAMETERS: dict[str, ParamSpec] = {
+    "study": ParamSpec(str, "adhoc", "study name, used in output paths and titles"),
+    "model": ParamSpec(str, "glove-50d", "model key of params/models, or a model YAML path"),
+    "models": ParamSpec(list, ["glove-50d", "minilm"], "model keys for the cross-model notebooks"),
+    "failed_models": ParamSpec(list, [], "models whose per-model notebooks failed (shown in the report)"),
+    "vocabulary": ParamSpec(str, "wordnet", "wordnet | bats | google | wordsim | study | a word-list file"),
+    "vocab_limit": ParamSpec(int, 0, "0 = whole vocabulary, else a seeded sample of this many words", 0, 10_000_000),
+    "seed": ParamSpec(int, 0, "seed of every random draw", 0, 2**32 - 1),
+    "device": ParamSpec(str, "auto", "where models and the all-pairs products run", choices=("auto", "cpu", "cuda")),
+    "hist_bins": ParamSpec(int, 2000, "histogram bins over [-1, 1]", 2000, 200_000),
+    "sample_pairs": ParamSpec(int, 0, "0 = exact all pairs; else this many random pairs", 0, 10_000_000_000),
+    "abtt_components": ParamSpec(int, 3, "principal directions removed by all-but-the-top", 0, 100),
+    "n_random_pairs": ParamSpec(int, 20_000, "random pairs against which related pairs are compared", 100, 10_000_000),
+    "analogy_methods": ParamSpec(
+        list, ["3CosAdd", "3CosMul", "LRCos"], "analogy solvers", item_choices=ANALOGY_METHODS
+    ),
+    "analogy_candidates": ParamSpec(
+        str, "bats+vocabulary", "candidate answers of analogies", choices=("bats+vocabulary", "bats")
+    ),
+    "keep_question_words": ParamSpec(bool, False, "honest mode: question words stay among the candidates"),
+    "bootstrap": ParamSpec(int, 1000, "bootstrap replicates of every confidence interval", 0, 100_000),
+    "map_words": ParamSpec(int, 300, "words shown on the 2-D map", 10, 5000),
+    "knn_k": ParamSpec(int, 10, "neighbours compared by the agreement analysis", 1, 200),
+    "agreement_words": ParamSpec(int, 5000, "words (shared by all models) used for neighbours and CKA", 100, 200_000),
+    "output_dir": ParamSpec(str, "", "folder for tables, figures and metrics.json ('' = outputs/<study>/...)"),
+    "results_dir": ParamSpec(str, "", "folder of a study's results (cross-model notebooks read it)"),
+}
+
+
+@dataclass
+class Study:
+    """A validated study: what the runner executes."""
+
+    name: str
+    description: str
+    models: list[str]
+    per_model_notebooks: list[str]
+    cross_model_notebooks: list[str]
+    parameters: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def notebook_parameters(self) -> dict[str, Any]:
+        """Study-wide values, defaults filled in from the schema."""
+        values = {name: spec.default for name, spec in PARAMETERS.items()}
+        values.update(self.parameters)
+        values["study"] = self.name
+        return values
+
+
+def study_dir() -> Path:
+    return paths.params_dir() / "studies"
+
+
+def list_studies() -> list[str]:
+    return sorted(p.stem for p in study_dir().glob("*.yaml"))
+
+
+def validate_parameters(values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in PARAMETERS:
+            raise ParameterError(f"{where}: unknown parameter '{name}'; valid: {', '.join(sorted(PARAMETERS))}")
+        out[name] = PARAMETERS[name].check(name, value, where)
+    return out
+
+
+def _notebooks(value: Any, allowed: Sequence[str], where: str, field_name: str) -> list[str]:
+    if value is None:
+        return list(allowed)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ParameterError(f"{where}: '{field_name}' must be a list of notebook names")
+    unknown = [v for v in value if v not in allowed]
+    if unknown:
+        raise ParameterError(f"{where}: unknown notebook(s) {unknown} in '{field_name}'; valid: {', '.join(allowed)}")
+    return value
+
+
+def check_models(models: Sequence[str], where: str) -> None:
+    """Fail unless every entry is a model key of params/models or an existing model YAML file."""
+    from wordembed.models.spec import list_specs
+
+    known = {spec.key for spec in list_specs()}
+    unknown = [m for m in models if m not in known and not Path(m).expanduser().is_file()]
+    if unknown:
+        raise ParameterError(f"{where}: unknown model(s) {unknown}; valid: {', '.join(sorted(known))}")
+
+
+def load_study(name_or_path: str | Path, *, check_model_keys: bool = True) -> Study:
+    """Read and validate a study by name (``params/studies/NAME.yaml``) or path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = study_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ParameterError(f"unknown study '{name_or_path}' (no file {path}); valid: {', '.join(list_studies())}")
+    where = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{where}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ParameterError(f"{where}: a study is a mapping with 'models' and 'parameters'")
+    allowed_fields = {"name", "description", "models", "notebooks", "cross_notebooks", "parameters"}
+    extra = set(raw) - allowed_fields
+    if extra:
+        raise ParameterError(f"{where}: unknown field(s) {sorted(extra)}; valid: {', '.join(sorted(allowed_fields))}")
+    models = raw.get("models")
+    if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+        raise ParameterError(f"{where}: 'models' must be a non-empty list of model keys")
+    if check_model_keys:
+        check_models(models, where)
+    params = raw.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise ParameterError(f"{where}: 'parameters' must be a mapping")
+    for reserved in ("model", "models", "study", "output_dir", "results_dir", "failed_models"):
+        if reserved in params:
+            raise ParameterError(f"{where}: parameter '{reserved}' is set by the runner, not by a study")
+    return Study(
+        name=str(raw.get("name") or path.stem),
+        description=str(raw.get("description") or ""),
+        models=list(models),
+        per_model_notebooks=_notebooks(raw.get("notebooks"), PER_MODEL_NOTEBOOKS, where, "notebooks"),
+        cross_model_notebooks=_notebooks(raw.get("cross_notebooks"), CROSS_MODEL_NOTEBOOKS, where, "cross_notebooks"),
+        parameters=validate_parameters(params, where),
+        path=path,
+    )

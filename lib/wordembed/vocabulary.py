@@ -1,0 +1,37 @@
+"""The vocabulary a study embeds: a named word list, optionally a seeded sample of it.
+
+A sample keeps quick runs quick without changing code paths; the full list is the study's real setting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wordembed.errors import ParameterError
+
+
+def select_vocabulary(name: str, limit: int = 0, seed: int = 0) -> list[str]:
+    """Words of the named vocabulary (see ``wordembed.datasets.load_vocabulary``), sorted.
+
+    ``limit`` > 0 draws that many words without replacement with ``seed``; the result stays sorted so it
+    is the same whatever order the sample was drawn in.
+    """
+    from wordembed.datasets import load_vocabulary
+
+    if limit < 0:
+        raise ParameterError(f"vocab_limit must be >= 0, got {limit}")
+    words = sorted(set(load_vocabulary(name)))
+    if limit and limit < len(words):
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(len(words), size=limit, replace=False)
+        words = [words[i] for i in sorted(chosen)]
+    return words
+
+
+def analogy_candidates(vocabulary: list[str], bats_words: list[str], mode: str) -> list[str]:
+    """Candidate answers for analogies: the BATS words, plus the study vocabulary unless mode is 'bats'."""
+    if mode == "bats":
+        return sorted(set(bats_words))
+    if mode == "bats+vocabulary":
+        return sorted(set(bats_words) | set(vocabulary))
+    raise ParameterError(f"analogy_candidates={mode!r}; valid: bats+vocabulary, bats")
