@@ -131,7 +131,9 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
     _fsync_dir(path.parent)
 
 
-def _encode_chunk(fp_hash: str, words: Sequence[str], vectors: np.ndarray, present: np.ndarray) -> list[bytes]:
+def _encode_chunk(
+    fp_hash: str, words: Sequence[str], vectors: np.ndarray, present: np.ndarray
+) -> list[bytes]:
     kept = np.ascontiguousarray(vectors[present], dtype="<f4")
     words_blob = json.dumps(list(words), ensure_ascii=False).encode("utf-8")
     header = json.dumps(
@@ -179,7 +181,12 @@ def _read_header(path: Path) -> _ChunkHeader:
             shape = tuple(int(s) for s in header["shape"])
             wbytes = int(header["words_bytes"])
             expected = (
-                _PREFIX.size + hlen + wbytes + n + n_present * int(np.prod(shape, dtype=np.int64)) * 4 + _DIGEST
+                _PREFIX.size
+                + hlen
+                + wbytes
+                + n
+                + n_present * int(np.prod(shape, dtype=np.int64)) * 4
+                + _DIGEST
             )
             if size != expected:
                 raise CorruptChunkError(f"{size} bytes, expected {expected} (truncated or padded)")
@@ -192,7 +199,9 @@ def _read_header(path: Path) -> _ChunkHeader:
         raise CorruptChunkError(f"unreadable header ({exc.__class__.__name__}: {exc})") from exc
     if not isinstance(words, list) or len(words) != n or not all(isinstance(w, str) for w in words):
         raise CorruptChunkError("word list does not match the header")
-    return _ChunkHeader(path, str(header["fingerprint"]), shape, words, n_present, _PREFIX.size + hlen + wbytes)
+    return _ChunkHeader(
+        path, str(header["fingerprint"]), shape, words, n_present, _PREFIX.size + hlen + wbytes
+    )
 
 
 def _read_payload(head: _ChunkHeader) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +255,7 @@ class EmbeddingStore:
         heads = self._scan(entry, fp_hash, shape)
         if shape is None and heads:
             shape = heads[0].shape
-            meta = self._write_meta(entry, encoder.key, fingerprint, shape)
+            self._write_meta(entry, encoder.key, fingerprint, shape)
 
         # Which stored chunk answers which wanted word (first chunk listing it wins).
         want_set = set(wanted)
@@ -268,19 +277,24 @@ class EmbeddingStore:
             except CorruptChunkError as exc:
                 self._discard(head.path, str(exc))
                 continue
-            slot = len(loaded)
-            loaded.append(vectors)
+            # Keep only the rows asked for, so a few words from many chunks do not hold every chunk in memory.
             rows = np.cumsum(present) - 1
+            take: list[int] = []
+            slot = len(loaded)
             for j, w in enumerate(head.words):
                 if owner.get(w) != i:
                     continue
                 if present[j]:
-                    found_vec[w] = (slot, int(rows[j]))
+                    found_vec[w] = (slot, len(take))
+                    take.append(int(rows[j]))
                 else:
                     found_missing.add(w)
+            loaded.append(
+                vectors if len(take) == len(vectors) and take == list(range(len(take))) else vectors[take]
+            )
 
         todo = [w for w in wanted if w not in found_vec and w not in found_missing]
-        new_vec: dict[str, np.ndarray] = {}
+        new_vec: dict[str, tuple[int, int]] = {}
         new_blocks: list[np.ndarray] = []
         if todo:
             chunk_size = max(1, int(getattr(encoder, "chunk_size", DEFAULT_CHUNK_SIZE) or DEFAULT_CHUNK_SIZE))
@@ -300,7 +314,7 @@ class EmbeddingStore:
                     vectors, present = self._encode(encoder, batch)
                     if shape is None:
                         shape = tuple(vectors.shape[1:])
-                        meta = self._write_meta(entry, encoder.key, fingerprint, shape)
+                        self._write_meta(entry, encoder.key, fingerprint, shape)
                     elif tuple(vectors.shape[1:]) != shape:
                         raise ModelError(
                             f"{encoder.key}: the encoder now gives vectors of shape {vectors.shape[1:]} but the "
@@ -314,14 +328,16 @@ class EmbeddingStore:
                     new_blocks.append(vectors)
                     for j, w in enumerate(batch):
                         if present[j]:
-                            new_vec[w] = (slot, j)  # type: ignore[assignment]
+                            new_vec[w] = (slot, j)
                         else:
                             found_missing.add(w)
                     bar.update(len(batch))
             finally:
                 bar.close()
 
-        return self._assemble(encoder.key, wanted, shape, loaded, found_vec, new_blocks, new_vec, found_missing)
+        return self._assemble(
+            encoder.key, wanted, shape, loaded, found_vec, new_blocks, new_vec, found_missing
+        )
 
     @staticmethod
     def _assemble(
@@ -331,7 +347,7 @@ class EmbeddingStore:
         loaded: list[np.ndarray],
         found_vec: dict[str, tuple[int, int]],
         new_blocks: list[np.ndarray],
-        new_vec: dict[str, Any],
+        new_vec: dict[str, tuple[int, int]],
         missing_set: set[str],
     ) -> Embeddings:
         covered = [w for w in wanted if w not in missing_set]
@@ -351,8 +367,10 @@ class EmbeddingStore:
                 slot, row = hit
             src_block[i] = slot
             src_row[i] = row
+        order = np.argsort(src_block, kind="stable")
+        bounds = np.searchsorted(src_block[order], np.arange(len(blocks) + 1))
         for b, block in enumerate(blocks):
-            sel = np.flatnonzero(src_block == b)
+            sel = order[bounds[b] : bounds[b + 1]]
             if sel.size:
                 out[sel] = block[src_row[sel]]
         return Embeddings(covered, out, missing=missing, model=key)
@@ -376,29 +394,32 @@ class EmbeddingStore:
 
     # ----------------------------------------------------------------- entry bookkeeping
     def _open_entry(self, entry: Path, key: str, fingerprint: str) -> dict[str, Any]:
+        """The entry's meta, or {} when there is none or it cannot be trusted.
+
+        A bad meta.json is only rewritten: each chunk carries its own fingerprint hash and shape, so good
+        chunks are kept and foreign ones are caught by :meth:`_scan`.
+        """
         meta_path = entry / "meta.json"
         if not meta_path.exists():
             return {}
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            ok = (
-                meta.get("format") == FORMAT_VERSION
-                and meta.get("fingerprint") == fingerprint
-                and (meta.get("shape") is None or all(isinstance(s, int) for s in meta["shape"]))
-            )
-        except (OSError, ValueError) as exc:
-            ok, meta = False, {}
-            reason = f"unreadable ({exc})"
-        else:
-            reason = "written for another fingerprint or format"
-        if ok:
-            return meta
+            shape = meta.get("shape")
+            if meta.get("format") != FORMAT_VERSION or meta.get("fingerprint") != fingerprint:
+                reason = "written for another fingerprint or format"
+            elif not (isinstance(shape, list) and shape and all(isinstance(s, int) and s > 0 for s in shape)):
+                reason = f"holds an invalid shape {shape!r}"
+            else:
+                return meta
+        except (OSError, ValueError, AttributeError) as exc:
+            reason = f"unreadable ({exc.__class__.__name__}: {exc})"
         warnings.warn(
-            f"embedding store: {meta_path} is {reason}; discarding entry {entry.name} and recomputing",
+            f"embedding store: {meta_path} is {reason}; it is rewritten and each chunk is checked on its own",
             StoreWarning,
             stacklevel=3,
         )
-        self._remove_dir(entry)
+        with contextlib.suppress(FileNotFoundError):
+            meta_path.unlink()
         return {}
 
     def _write_meta(self, entry: Path, key: str, fingerprint: str, shape: tuple[int, ...]) -> dict[str, Any]:
@@ -435,17 +456,27 @@ class EmbeddingStore:
             if head.fingerprint != fp_hash:
                 self._discard(path, "stale: written for another fingerprint")
                 continue
-            if shape is None:
-                shape = head.shape
-            if head.shape != shape:
-                self._discard(path, f"stale: vectors of shape {head.shape}, the entry holds {shape}")
-                continue
             heads.append(head)
-        return heads
+        if shape is None and heads:  # no meta: the shape most words have wins
+            counts: dict[tuple[int, ...], int] = {}
+            for head in heads:
+                counts[head.shape] = counts.get(head.shape, 0) + len(head.words)
+            shape = max(counts, key=lambda s: counts[s])
+        kept = []
+        for head in heads:
+            if head.shape != shape:
+                self._discard(head.path, f"stale: vectors of shape {head.shape}, the entry holds {shape}")
+            else:
+                kept.append(head)
+        return kept
 
     @staticmethod
     def _discard(path: Path, reason: str) -> None:
-        warnings.warn(f"embedding store: {path}: {reason}; removed, its words are recomputed", StoreWarning, stacklevel=4)
+        warnings.warn(
+            f"embedding store: {path}: {reason}; removed, its words are recomputed",
+            StoreWarning,
+            stacklevel=4,
+        )
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 
@@ -509,7 +540,9 @@ class EmbeddingStore:
                     size += path.stat().st_size
                 try:
                     head = _read_header(path)
-                    present = np.frombuffer(path.read_bytes(), np.uint8, len(head.words), head.payload_offset)
+                    with open(path, "rb") as fh:
+                        fh.seek(head.payload_offset)
+                        present = np.frombuffer(fh.read(len(head.words)), np.uint8)
                 except (CorruptChunkError, OSError, ValueError):
                     continue
                 n_chunks += 1
@@ -542,7 +575,7 @@ class EmbeddingStore:
                 for e in entries
                 if e.fingerprint == token
                 or e.path.name == token
-                or _fingerprint_hash(e.fingerprint).startswith(token.lower())
+                or (len(token) >= 6 and _fingerprint_hash(e.fingerprint).startswith(token.lower()))
             ]
         if not chosen:
             valid = ", ".join(sorted({e.key for e in entries})) or "(the store is empty)"

@@ -35,3 +35,18 @@ def analogy_candidates(vocabulary: list[str], bats_words: list[str], mode: str) 
     if mode == "bats+vocabulary":
         return sorted(set(bats_words) | set(vocabulary))
     raise ParameterError(f"analogy_candidates={mode!r}; valid: bats+vocabulary, bats")
+
+
+def embedding_words(vocabulary: list[str]) -> list[str]:
+    """Every word a per-model run needs vectors for: the study vocabulary plus the words of BATS, the Google
+    analogy set and the word-similarity sets, so later notebooks find them all in the store."""
+    from wordembed.datasets import WORD_SIMILARITY_SETS, bats_words, load_bats, load_google_analogy, load_word_similarity
+
+    words = set(vocabulary) | set(bats_words(load_bats()))
+    google = load_google_analogy()
+    for column in ("a", "b", "c", "d"):
+        words |= set(google[column])
+    for name in WORD_SIMILARITY_SETS:
+        table = load_word_similarity(name)
+        words |= set(table["word1"]) | set(table["word2"])
+    return sorted(w for w in words if w)

@@ -1,0 +1,484 @@
+"""Analysis 1: the distribution of the cosine similarity of every pair of distinct words of a vocabulary.
+
+77,503 WordNet words make 3.0e9 unordered pairs; the full matrix would need 24 GB, so the cosines are made
+block by block (upper-triangle blocks only; a diagonal block contributes its strict upper triangle) and each
+block is binned at once into a fine histogram. Mean and standard deviation are accumulated in float64 over
+every cosine, so they are exact, not read from the histogram; quantiles are read from the histogram and are
+exact to within one bin (0.001 wide by default).
+
+Why the counts are trustworthy: every cosine is binned with numpy's own convention (bins ``[e_k, e_k+1)``, the
+last one closed, edges from ``numpy.histogram_bin_edges`` in float32), by an estimate of the bin index that is
+then corrected against the edges themselves. The counts therefore equal ``numpy.histogram`` of the same
+float32 cosines, ties on edges included. The rows are normalised by ``sklearn.preprocessing.normalize`` and the
+products are numpy's BLAS, so the cosines are bit-identical to ``sklearn.metrics.pairwise.cosine_similarity``
+of the same vectors (checked by ``benchmarks/allpairs.py``).
+
+Speed: the binning is one fused, multithreaded pass (numba, if installed; numpy otherwise), so the pipeline is
+bound by the matrix products. ``device="cuda"`` runs the same algorithm in torch on a GPU (``device="cpu"``
+runs the torch path on the CPU, which is how it is tested).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wordembed.analyses.bootstrap import bootstrap_mean_ci
+from wordembed.embeddings import Embeddings
+from wordembed.errors import ParameterError
+
+DEFAULT_BINS = 2000
+DEFAULT_BLOCK_ROWS = 2048
+DEFAULT_BLOCK_COLS = 8192
+DEFAULT_QUANTILES = (0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999)
+
+try:  # numba is optional: a fused binning pass; the numpy fallback gives the same counts, slower
+    import numba as _numba
+    from numba import get_num_threads as _get_num_threads
+    from numba import prange as _prange
+except ImportError:  # pragma: no cover - exercised where numba is absent
+    _numba = None
+
+
+def histogram_edges(bins: int = DEFAULT_BINS) -> np.ndarray:
+    """The float32 edges numpy uses for float32 data over [-1, 1]: ours must be the very same numbers."""
+    if int(bins) < 1:
+        raise ParameterError(f"bins must be a positive integer, got {bins!r}")
+    return np.histogram_bin_edges(np.zeros(1, dtype=np.float32), bins=int(bins), range=(-1.0, 1.0))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Binning kernels: counts (int64, len bins) and sums (float64 [sum, sum of squares]) are updated in place.
+
+
+def _bin_numpy(values: np.ndarray, edges: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> None:
+    """Exact binning of a 1-D float32 array with numpy's convention, vectorised (the fallback)."""
+    nb = edges.size - 1
+    v = np.clip(values, np.float32(-1.0), np.float32(1.0))
+    scale = np.float32(nb) / (edges[-1] - edges[0])
+    idx = ((v - edges[0]) * scale).astype(np.intp)
+    np.minimum(idx, nb - 1, out=idx)
+    idx -= v < edges[idx]
+    idx += (v >= edges[idx + 1]) & (idx != nb - 1)
+    counts += np.bincount(idx, minlength=nb)
+    v64 = v.astype(np.float64)
+    sums[0] += v64.sum()
+    sums[1] += np.dot(v64, v64)
+
+
+def _bin_block_numpy(
+    block: np.ndarray, offset: int, edges: np.ndarray, counts: np.ndarray, sums: np.ndarray
+) -> None:
+    if offset < block.shape[0]:
+        rows, cols = np.triu_indices(block.shape[0], 1 - offset, block.shape[1])
+        _bin_numpy(block[rows, cols], edges, counts, sums)
+    else:
+        _bin_numpy(block.ravel(), edges, counts, sums)
+
+
+if _numba is not None:
+
+    def _bin_block_kernel(block, offset, edges, counts, sums, ntasks):  # pragma: no cover - compiled
+        # The index estimate may be off by one under fastmath; the comparisons with the edges make it exact.
+        # Four interleaved sub-histograms: repeated hits on one bin do not wait on each other's stores.
+        # Many small tasks (handed out one at a time) keep both cores busy when other jobs share them.
+        nb = edges.size - 1
+        nrows, ncols = block.shape
+        local = np.zeros((ntasks, 4, nb), np.int64)
+        s1 = np.zeros(ntasks)
+        s2 = np.zeros(ntasks)
+        first = edges[0]
+        scale = np.float32(nb) / (edges[nb] - edges[0])
+        one = np.float32(1.0)
+        for t in _prange(ntasks):
+            buf = np.empty(ncols, np.int32)
+            a1 = 0.0
+            a2 = 0.0
+            hist = local[t]
+            for r in range(t, nrows, ntasks):  # interleaved rows balance the triangle of a diagonal block
+                c0 = max(0, r + 1 - offset)
+                row = block[r]
+                for k in range(c0, ncols):
+                    v = min(max(row[k], -one), one)
+                    a1 += np.float64(v)
+                    a2 += np.float64(v) * np.float64(v)
+                    buf[k] = np.int32((v - first) * scale)
+                for k in range(c0, ncols):
+                    v = min(max(row[k], -one), one)
+                    i = buf[k]
+                    if i > nb - 1:
+                        i = nb - 1
+                    if i < 0:
+                        i = 0
+                    if v < edges[i]:
+                        i -= 1
+                    elif i < nb - 1 and v >= edges[i + 1]:
+                        i += 1
+                    hist[k & 3, i] += 1
+            s1[t] = a1
+            s2[t] = a2
+        for t in range(ntasks):
+            for s in range(4):
+                for i in range(nb):
+                    counts[i] += local[t, s, i]
+        sums[0] += s1.sum()
+        sums[1] += s2.sum()
+
+    _JIT = {"fastmath": {"reassoc", "contract"}, "cache": True, "boundscheck": False, "nogil": True}
+    _bin_block_numba = _numba.njit(parallel=True, **_JIT)(_bin_block_kernel)
+    # Small blocks: starting threads costs more than it saves (and a lot when other jobs hold the cores).
+    _bin_block_numba_serial = _numba.njit(parallel=False, **_JIT)(_bin_block_kernel)
+
+_SERIAL_BELOW = 1 << 18
+
+
+def bin_block(
+    block: np.ndarray,
+    edges: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
+    *,
+    offset: int | None = None,
+    engine: str = "auto",
+) -> None:
+    """Add a block of float32 cosines to ``counts`` (per bin) and ``sums`` (sum, sum of squares; float64).
+
+    ``offset=None`` takes every entry. Otherwise the block is ``X[r0:r1] @ X[c0:c1].T`` with
+    ``offset = c0 - r0`` and only global pairs i < j are taken: entry (r, c) when ``c + offset > r``.
+    ``engine``: "numba", "numpy" or "auto" (numba when installed). Both give identical counts.
+    """
+    block = np.ascontiguousarray(block, dtype=np.float32)
+    if block.ndim == 1:
+        block = block[None, :]
+        offset = None
+    off = block.shape[0] if offset is None else int(offset)
+    if engine == "auto":
+        engine = "numba" if _numba is not None else "numpy"
+    if engine == "numba":
+        if _numba is None:
+            raise ParameterError("engine='numba' needs the numba package (pip install numba)")
+        if block.size < _SERIAL_BELOW:
+            _bin_block_numba_serial(block, off, edges, counts, sums, 1)
+            return
+        ntasks = max(1, min(block.shape[0], 8 * _get_num_threads()))
+        previous = _numba.set_parallel_chunksize(1)
+        try:
+            _bin_block_numba(block, off, edges, counts, sums, ntasks)
+        finally:
+            _numba.set_parallel_chunksize(previous)
+    elif engine == "numpy":
+        _bin_block_numpy(block, off, edges, counts, sums)
+    else:
+        raise ParameterError(f"engine must be 'auto', 'numba' or 'numpy', got {engine!r}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Result
+
+
+@dataclass
+class SimilarityDistribution:
+    """A histogram of cosines plus exact moments; ``exact`` says whether it covers every pair or a sample."""
+
+    edges: np.ndarray
+    counts: np.ndarray
+    n_pairs: int
+    mean: float
+    std: float
+    exact: bool
+    n_words: int
+    model: str = ""
+    mean_ci: tuple[float, float] | None = None
+    seconds: float = float("nan")
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def quantile(self, q: float | Sequence[float]) -> np.ndarray | float:
+        """Quantiles read from the histogram: linear within a bin, so off by at most one bin width."""
+        qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
+        if np.any((qs < 0) | (qs > 1)):
+            raise ParameterError(f"quantiles must be in [0, 1], got {q!r}")
+        cum = np.concatenate([[0.0], np.cumsum(self.counts, dtype=np.float64)])
+        total = cum[-1]
+        if total == 0:
+            out = np.full(qs.shape, np.nan)
+        else:
+            edges = self.edges.astype(np.float64)
+            target = qs * total
+            k = np.clip(np.searchsorted(cum, target, side="left") - 1, 0, self.counts.size - 1)
+            inbin = self.counts[k].astype(np.float64)
+            frac = np.divide(target - cum[k], inbin, out=np.zeros_like(target), where=inbin > 0)
+            out = edges[k] + np.clip(frac, 0.0, 1.0) * (edges[k + 1] - edges[k])
+        return float(out[0]) if np.ndim(q) == 0 else out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per bin: edges, count and density (so the areas sum to 1)."""
+        width = np.diff(self.edges.astype(np.float64))
+        total = max(int(self.counts.sum()), 1)
+        return pd.DataFrame(
+            {
+                "bin_left": self.edges[:-1].astype(np.float64),
+                "bin_right": self.edges[1:].astype(np.float64),
+                "count": self.counts.astype(np.int64),
+                "density": self.counts / total / width,
+            }
+        )
+
+    def to_dict(self, quantiles: Sequence[float] = DEFAULT_QUANTILES) -> dict[str, Any]:
+        qv = np.atleast_1d(self.quantile(list(quantiles)))
+        out: dict[str, Any] = {
+            "model": self.model,
+            "mode": "exact" if self.exact else "sampled",
+            "n_words": self.n_words,
+            "n_pairs": self.n_pairs,
+            "bins": int(self.counts.size),
+            "mean": self.mean,
+            "std": self.std,
+            "anisotropy": self.mean,
+            "quantiles": {f"{q:g}": float(v) for q, v in zip(quantiles, qv, strict=True)},
+            "seconds": self.seconds,
+            "options": dict(self.options),
+        }
+        if self.mean_ci is not None:
+            out["mean_ci"] = list(self.mean_ci)
+        return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def _as_array(x: Embeddings | np.ndarray) -> tuple[np.ndarray, str]:
+    if isinstance(x, Embeddings):
+        return np.asarray(x.vectors), x.model
+    return np.asarray(x), ""
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+    """Float32 unit rows exactly as scikit-learn makes them (zero rows stay zero): same cosines as sklearn."""
+    from sklearn.preprocessing import normalize
+
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ParameterError(f"vectors must be a 2-D array (words x dims), got shape {x.shape}")
+    if not np.isfinite(x).all():
+        bad = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+        raise ParameterError(f"vectors: row {bad} has a NaN or infinite value")
+    return normalize(x, copy=True)
+
+
+def _finish(
+    edges: np.ndarray, counts: np.ndarray, sums: np.ndarray, n_pairs: int, **kw: Any
+) -> SimilarityDistribution:
+    if int(counts.sum()) != n_pairs:  # an internal invariant, cheap to check and fatal if broken
+        raise RuntimeError(f"binned {int(counts.sum())} cosines for {n_pairs} pairs")
+    mean = sums[0] / n_pairs if n_pairs else float("nan")
+    var = sums[1] / n_pairs - mean * mean if n_pairs else float("nan")
+    return SimilarityDistribution(
+        edges=edges, counts=counts, n_pairs=n_pairs, mean=float(mean), std=math.sqrt(max(var, 0.0)), **kw
+    )
+
+
+def all_pairs_distribution(
+    vectors: Embeddings | np.ndarray,
+    *,
+    bins: int = DEFAULT_BINS,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    block_cols: int = DEFAULT_BLOCK_COLS,
+    device: str | None = None,
+    engine: str = "auto",
+    progress: bool = False,
+) -> SimilarityDistribution:
+    """Exact histogram, mean and std of the cosine of every unordered pair i < j of rows of ``vectors``.
+
+    ``device=None`` uses numpy's BLAS and the fused binning (``engine``); a torch device ("cuda", "cpu") runs
+    the torch implementation there. Memory beyond the normalised copy of the vectors is one
+    ``block_rows x block_cols`` float32 block (64 MB by default).
+    """
+    x, model = _as_array(vectors)
+    start = time.perf_counter()
+    xn = normalize_rows(x)
+    n = xn.shape[0]
+    if n < 2:
+        raise ParameterError(f"need at least 2 words for pairs, got {n}")
+    if block_rows < 1 or block_cols < 1:
+        raise ParameterError(f"block sizes must be positive, got {block_rows} x {block_cols}")
+    edges = histogram_edges(bins)
+    counts = np.zeros(edges.size - 1, dtype=np.int64)
+    sums = np.zeros(2, dtype=np.float64)
+    if device is not None:
+        _all_pairs_torch(xn, edges, counts, sums, block_rows, block_cols, device, progress)
+    else:
+        _all_pairs_numpy(xn, edges, counts, sums, block_rows, block_cols, engine, progress)
+    n_pairs = n * (n - 1) // 2
+    return _finish(
+        edges,
+        counts,
+        sums,
+        n_pairs,
+        exact=True,
+        n_words=n,
+        model=model,
+        seconds=time.perf_counter() - start,
+        options={"device": device or "numpy", "block_rows": block_rows, "block_cols": block_cols},
+    )
+
+
+def upper_blocks(n: int, block_rows: int, block_cols: int) -> list[tuple[int, int, int, int]]:
+    """(row0, row1, col0, col1) of the blocks that cover the upper triangle i < j: each pair exactly once.
+
+    Column blocks start at the row block's first row; a block that reaches the diagonal keeps only its
+    entries above it (see :func:`bin_block`'s ``offset``), whatever the two block sizes.
+    """
+    out = []
+    for r0 in range(0, n, block_rows):
+        r1 = min(n, r0 + block_rows)
+        for c0 in range(r0, n, block_cols):
+            out.append((r0, r1, c0, min(n, c0 + block_cols)))
+    return out
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="pair", unit_scale=True, disable=not enabled, desc="all pairs")
+
+
+def _all_pairs_numpy(xn, edges, counts, sums, block_rows, block_cols, engine, progress) -> None:
+    n = xn.shape[0]
+    buffers: dict[tuple[int, int], np.ndarray] = {}
+    with _progress(n * (n - 1) // 2, progress) as bar:
+        for r0, r1, c0, c1 in upper_blocks(n, block_rows, block_cols):
+            shape = (r1 - r0, c1 - c0)
+            out = buffers.get(shape)
+            if out is None:
+                out = buffers[shape] = np.empty(shape, dtype=np.float32)
+            # A square diagonal block goes to SYRK (numpy's choice for a @ a.T), the rest to GEMM: the
+            # element values are the same either way (checked against the full matrix in the benchmark).
+            np.matmul(xn[r0:r1], xn[c0:c1].T, out=out)
+            bin_block(out, edges, counts, sums, offset=c0 - r0, engine=engine)
+            bar.update(_pairs_in_block(r0, r1, c0, c1))
+
+
+def _pairs_in_block(r0: int, r1: int, c0: int, c1: int) -> int:
+    """Pairs i < j in the block: row r (global r0 + r) takes columns from max(0, r0 + r + 1 - c0)."""
+    first = np.maximum(0, np.arange(r0, r1) + 1 - c0)
+    return int(np.maximum(0, (c1 - c0) - first).sum())
+
+
+def _all_pairs_torch(xn, edges, counts, sums, block_rows, block_cols, device, progress) -> None:
+    import torch
+
+    dev = torch.device(device)
+    xt = torch.from_numpy(xn).to(dev)
+    et = torch.from_numpy(edges).to(dev)
+    nb = edges.size - 1
+    scale = np.float32(nb) / (edges[-1] - edges[0])
+    acc = torch.zeros(nb + 1, dtype=torch.int64, device=dev)
+    s = torch.zeros(2, dtype=torch.float64, device=dev)
+    n = xn.shape[0]
+    with torch.no_grad(), _progress(n * (n - 1) // 2, progress) as bar:
+        for r0, r1, c0, c1 in upper_blocks(n, block_rows, block_cols):
+            v = torch.clamp(xt[r0:r1] @ xt[c0:c1].T, -1.0, 1.0)
+            idx = torch_bin_index(v, et, scale)
+            if c0 - r0 < r1 - r0:  # keep pairs i < j only: the rest goes to a discarded extra bin
+                keep = torch.ones_like(v, dtype=torch.bool).triu_(1 - (c0 - r0))
+                idx.masked_fill_(~keep, nb)
+                v = torch.where(keep, v, torch.zeros((), dtype=v.dtype, device=dev))
+            acc += torch.bincount(idx.ravel(), minlength=nb + 1)
+            v64 = v.double()
+            s[0] += v64.sum()
+            s[1] += (v64 * v64).sum()
+            bar.update(_pairs_in_block(r0, r1, c0, c1))
+    counts += acc[:nb].cpu().numpy()
+    sums += s.cpu().numpy()
+
+
+def torch_bin_index(v, edges_t, scale):
+    """Bin index of each (clipped) cosine with numpy's convention, in torch: estimate, then correct."""
+    import torch
+
+    nb = edges_t.numel() - 1
+    idx = ((v - edges_t[0]) * float(scale)).to(torch.int64).clamp_(0, nb - 1)
+    idx -= (v < edges_t[idx]).to(torch.int64)
+    idx += ((v >= edges_t[idx + 1]) & (idx != nb - 1)).to(torch.int64)
+    return idx
+
+
+def sampled_pairs_distribution(
+    vectors: Embeddings | np.ndarray,
+    n_pairs: int,
+    *,
+    seed: int = 0,
+    bins: int = DEFAULT_BINS,
+    n_boot: int = 1000,
+    chunk: int = 1_000_000,
+) -> SimilarityDistribution:
+    """Histogram of ``n_pairs`` random pairs (i != j, uniform, seeded): a quick look, with a CI on the mean."""
+    x, model = _as_array(vectors)
+    start = time.perf_counter()
+    xn = normalize_rows(x)
+    n = xn.shape[0]
+    if n < 2:
+        raise ParameterError(f"need at least 2 words for pairs, got {n}")
+    if int(n_pairs) < 1:
+        raise ParameterError(f"--sample / n_pairs must be positive, got {n_pairs!r}")
+    i, j = random_pairs(n, int(n_pairs), seed=seed)
+    cos = pair_cosines(xn, i, j, chunk=chunk)
+    edges = histogram_edges(bins)
+    counts = np.zeros(edges.size - 1, dtype=np.int64)
+    sums = np.zeros(2, dtype=np.float64)
+    bin_block(cos, edges, counts, sums)
+    ci = bootstrap_mean_ci(np.clip(cos, -1.0, 1.0), n_boot=n_boot, seed=seed) if n_boot else None
+    return _finish(
+        edges,
+        counts,
+        sums,
+        int(n_pairs),
+        exact=False,
+        n_words=n,
+        model=model,
+        mean_ci=ci,
+        seconds=time.perf_counter() - start,
+        options={"seed": seed, "sample": int(n_pairs)},
+    )
+
+
+def random_pairs(n: int, size: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` pairs of row indices, uniform over ordered pairs with i != j (so over unordered pairs too)."""
+    if n < 2:
+        raise ParameterError(f"need at least 2 words for random pairs, got {n}")
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, n, size=size)
+    j = rng.integers(0, n - 1, size=size)
+    j += j >= i
+    return i, j
+
+
+def pair_cosines(xn: np.ndarray, i: np.ndarray, j: np.ndarray, *, chunk: int = 1_000_000) -> np.ndarray:
+    """Row-wise dot products of unit rows (float32), in chunks so the gathered rows stay small."""
+    out = np.empty(len(i), dtype=np.float32)
+    for s in range(0, len(i), chunk):
+        a = xn[i[s : s + chunk]]
+        b = xn[j[s : s + chunk]]
+        out[s : s + chunk] = np.einsum("ij,ij->i", a, b)
+    return out
+
+
+def mean_pair_cosine(vectors: Embeddings | np.ndarray) -> float:
+    """The anisotropy figure: mean cosine over all pairs i < j, exactly, in O(n d).
+
+    sum_{i<j} u_i . u_j = (|sum_i u_i|^2 - sum_i |u_i|^2) / 2 for unit rows u_i (in float64).
+    """
+    x, _ = _as_array(vectors)
+    u = normalize_rows(x).astype(np.float64)
+    n = u.shape[0]
+    if n < 2:
+        raise ParameterError(f"need at least 2 words for pairs, got {n}")
+    total = u.sum(axis=0)
+    return float((total @ total - np.einsum("ij,ij->", u, u)) / (n * (n - 1)))

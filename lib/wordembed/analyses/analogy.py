@@ -1,0 +1,728 @@
+"""Word analogies by vector arithmetic: BATS 3.0 (six solvers) and the Google set, batched.
+
+Naming follows the BATS authors' ``vecto`` (``vecto.benchmarks.analogy.solvers``): a question is
+``a : a' :: b : ?`` where ``(a, a')`` is a *train* pair and ``(b, b')`` the *test* pair of the same relation.
+The expected answers are every word listed for ``b`` in the data set; a prediction is correct when it is any
+of them.
+
+Solvers (all on unit-length vectors; ``d`` runs over the candidate vocabulary, ``cos`` is the cosine):
+
+- ``3CosAdd``: ``argmax cos(d, a' - a + b)`` (vecto ``LinearOffset``).
+- ``3CosMul``: ``argmax s(d, a') s(d, b) / (s(d, a) + 0.001)`` with ``s = (cos + 1) / 2`` (vecto ``ThreeCosMul``).
+- ``PairDistance``: ``argmax cos(d - b, a' - a)``, vecto's ``PairDistance`` (Levy & Goldberg's PairDirection):
+  the offset from ``b`` to the candidate most parallel to the offset from ``a`` to ``a'``. A candidate equal
+  to ``b`` scores 0, as in vecto.
+- ``SimilarToB``: the baseline ``argmax cos(d, b)``, i.e. the nearest neighbour of the question word ``b``
+  ignoring the pair ``(a, a')``; asked on the same questions and with the same exclusions as ``3CosAdd``, so
+  the two compare question by question (vecto asks it once per test pair with only ``b`` excluded).
+- ``3CosAvg``: ``argmax cos(d, mean(a') - mean(a) + b)`` with the means over every other pair of the relation.
+- ``LRCos``: ``argmax P(d in target class) * cos(d, b)`` where ``P`` is a logistic regression (liblinear,
+  balanced class weights, C = 1) fitted, for each test pair, on the other pairs' answers (label 1) against
+  their sources repeated four times and as many random candidate words (label 0), exactly vecto's
+  ``gen_vec_single`` recipe.
+
+Questions. The pair-wise solvers (3CosAdd, 3CosMul, PairDistance, SimilarToB) ask every ordered pair of distinct
+pairs of a relation: 50 x 49 = 2,450 questions per BATS relation. The set-based ones (3CosAvg, LRCos) ask one
+question per test pair with all the other pairs as training set (vecto's leave-one-out): 50 per relation.
+
+Which answer of ``a`` is ``a'``: BATS lists several answers for 711 sources. ``answer_rule="first_present"``
+(default) takes the first listed answer the model has a vector for; ``"first"`` takes the first listed answer
+only, and the pair is unusable when the model lacks it, which is vecto's convention (``is_pair_missing``
+checks ``answers[0]``). The same rule decides whether a test pair is usable.
+
+Excluded candidates (``exclude_question_words=True``, the default, vecto's ``exclude=True``): for the
+pair-wise solvers ``a``, every listed answer of ``a``, and ``b``; for the set-based solvers only ``b`` (there is
+no single ``a``), as in vecto. A correct answer that is itself excluded cannot be found. The honest mode
+(``False``) ranks every candidate, so a solver that returns ``b`` is scored as wrong.
+
+Coverage: a question is *covered* when the model has vectors for ``a``, ``a'`` and ``b`` (by the rule above;
+set-based: ``b``, its ``b'`` and at least one usable training pair) and at least one answer of ``b`` is a
+candidate. Uncovered questions count as wrong in every accuracy; the covered share is reported beside it.
+
+Ranks: the rank of a question is 1 + the number of (non-excluded) candidates scoring strictly higher than the
+best-scoring correct answer (ties favour the answer); it is undefined (NaN, reciprocal rank 0) for uncovered
+questions or when every answer is excluded. Accuracy is rank == 1, top-5 is rank <= 5, MRR the mean of 1/rank.
+
+Speed: a relation's distinct words ``U`` (about 100) are scored against all candidates once,
+``S = U @ C.T``; every question's scores are rows of ``S`` combined by broadcasting (3CosAdd ranks like
+``S[a'] - S[a] + S[b]`` since candidates are unit vectors), in blocks of questions that bound memory. No
+Python loop runs over questions; LRCos loops over its training folds (one fit each) only.
+
+Confidence intervals are percentile bootstraps over questions (questions of one relation share pairs, so
+these intervals are somewhat narrow; the relation-level table lets a reader bootstrap relations instead).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from wordembed.analyses.bootstrap import DEFAULT_REPLICATES, bootstrap_mean_ci
+from wordembed.embeddings import Embeddings
+from wordembed.errors import ParameterError
+
+PAIRWISE_METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "SimilarToB")
+SET_METHODS: tuple[str, ...] = ("3CosAvg", "LRCos")
+METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "3CosAvg", "LRCos", "SimilarToB")
+GOOGLE_METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "SimilarToB")
+ANSWER_RULES: tuple[str, ...] = ("first_present", "first")
+EPSILON = 0.001
+TOP_K = 5
+LRCOS_SOURCE_REPEATS = 4
+BLOCK_BYTES = 64 * 2**20
+
+NoiseSampler = Callable[[str, int, int], np.ndarray]
+"""``(relation id, fold, k) -> k candidate row indices`` used as LRCos's random negatives."""
+
+
+class RelationLike(Protocol):
+    id: str
+    name: str
+    group: str
+    kind: str
+    pairs: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass
+class Candidates:
+    """The words a solver may answer with, as unit vectors (rows of zeros stay zero)."""
+
+    words: list[str]
+    vectors: np.ndarray
+    requested: int
+    name: str = ""
+
+    @classmethod
+    def from_embeddings(
+        cls, embeddings: Embeddings, words: Iterable[str] | None = None, *, name: str = ""
+    ) -> Candidates:
+        """The covered words among ``words`` (deduplicated, in order); all the model's words when None."""
+        if words is None:
+            wanted = list(embeddings.words)
+        else:
+            wanted = list(dict.fromkeys(words))
+        rows = embeddings.rows(wanted)
+        keep = rows >= 0
+        kept = [w for w, k in zip(wanted, keep, strict=True) if k]
+        if not kept:
+            raise ParameterError(
+                f"candidates: none of the {len(wanted)} candidate words has a vector in {embeddings.model or 'the model'}"
+            )
+        return cls(kept, _unit(embeddings.vectors[rows[keep]]), requested=len(wanted), name=name)
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.words)}
+
+    def fingerprint(self) -> str:
+        """sha256 of the candidate words (newline-joined), so results say exactly which vocabulary was ranked."""
+        return hashlib.sha256("\n".join(self.words).encode()).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "size": len(self.words),
+            "requested": self.requested,
+            "sha256": self.fingerprint(),
+        }
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def default_candidates(extra: Iterable[str] = ()) -> list[str]:
+    """The default candidate vocabulary: every BATS word plus the WordNet lemmas, plus ``extra`` words."""
+    from wordembed.datasets import bats_words, load_bats, load_wordnet_lemmas
+
+    words = set(bats_words(load_bats())) | set(load_wordnet_lemmas()) | set(extra)
+    return sorted(words)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AnalogyResult:
+    """Per-question table and its summaries; ``to_dict()`` is the metrics JSON."""
+
+    questions: pd.DataFrame
+    by_relation: pd.DataFrame
+    by_group: pd.DataFrame
+    overall: pd.DataFrame
+    setup: dict[str, Any] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {
+            "analogy_questions": self.questions,
+            "analogy_by_relation": self.by_relation,
+            "analogy_by_group": self.by_group,
+            "analogy_overall": self.overall,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        overall = {
+            row["method"]: {k: v for k, v in row.items() if k != "method"}
+            for row in self.overall.to_dict("records")
+        }
+        groups: dict[str, dict[str, Any]] = {}
+        for row in self.by_group.to_dict("records"):
+            groups.setdefault(row["method"], {})[row["group"]] = {
+                k: v for k, v in row.items() if k not in ("method", "group")
+            }
+        return {"setup": self.setup, "overall": overall, "by_group": groups}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Scoring kernels
+# --------------------------------------------------------------------------------------------------------
+
+
+def _finish(
+    scores: np.ndarray, excluded: np.ndarray | None, answers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank of the best correct answer and the top prediction for each row of ``scores`` (modified in place).
+
+    ``excluded`` and ``answers`` are candidate columns per row, padded with -1.
+    """
+    q, v = scores.shape
+    np.nan_to_num(scores, copy=False, nan=-np.inf)
+    rows = np.arange(q)
+    if excluded is not None and excluded.size:
+        r = np.broadcast_to(rows[:, None], excluded.shape)
+        ok = excluded >= 0
+        scores[r[ok], excluded[ok]] = -np.inf
+    vals = scores[rows[:, None], np.maximum(answers, 0)]
+    vals[answers < 0] = -np.inf
+    best = vals.max(axis=1) if vals.shape[1] else np.full(q, -np.inf, dtype=scores.dtype)
+    higher = np.count_nonzero(scores > best[:, None], axis=1)
+    rank = np.where(np.isfinite(best), higher + 1.0, np.nan)
+    pred = scores.argmax(axis=1)
+    return rank, pred
+
+
+def _block_rows(v: int, itemsize: int = 4) -> int:
+    return max(1, BLOCK_BYTES // max(1, v * itemsize))
+
+
+def _pad(lists: Sequence[Sequence[int]], fill: int = -1) -> np.ndarray:
+    width = max((len(x) for x in lists), default=0)
+    out = np.full((len(lists), max(width, 1)), fill, dtype=np.int64)
+    for i, x in enumerate(lists):  # over pairs (~50), not questions
+        out[i, : len(x)] = x
+    return out
+
+
+@dataclass
+class _PairTable:
+    """Pairs of one relation (or Google section) mapped to rows of ``U`` (model vectors) and candidate columns."""
+
+    sources: list[str]
+    answers: list[tuple[str, ...]]
+    src_u: np.ndarray  # row of the source in U, -1 if the model lacks it
+    ans_u: np.ndarray  # row of the chosen answer a' in U, -1 if none
+    chosen: list[str]  # the chosen answer word ('' if none)
+    src_col: np.ndarray  # candidate column of the source, -1 if not a candidate
+    ans_cols: np.ndarray  # (n, A) candidate columns of every listed answer, -1 padded
+    usable: np.ndarray  # source and chosen answer have vectors
+
+    @property
+    def n(self) -> int:
+        return len(self.sources)
+
+    def findable(self) -> np.ndarray:
+        return (self.ans_cols >= 0).any(axis=1)
+
+
+def _pair_table(
+    pairs: Sequence[tuple[str, Sequence[str]]],
+    model_index: dict[str, int],
+    cand_index: dict[str, int],
+    u_index: dict[str, int],
+    answer_rule: str,
+) -> _PairTable:
+    sources = [p[0] for p in pairs]
+    answers = [tuple(p[1]) for p in pairs]
+    chosen = []
+    for ans in answers:
+        if answer_rule == "first":
+            pick = ans[0] if ans and ans[0] in model_index else ""
+        else:
+            pick = next((w for w in ans if w in model_index), "")
+        chosen.append(pick)
+    src_u = np.array([u_index.get(s, -1) if s in model_index else -1 for s in sources], dtype=np.int64)
+    ans_u = np.array([u_index.get(c, -1) if c else -1 for c in chosen], dtype=np.int64)
+    src_col = np.array([cand_index.get(s, -1) for s in sources], dtype=np.int64)
+    ans_cols = _pad([[cand_index[w] for w in ans if w in cand_index] for ans in answers])
+    return _PairTable(sources, answers, src_u, ans_u, chosen, src_col, ans_cols, (src_u >= 0) & (ans_u >= 0))
+
+
+class _Scorer:
+    """Rows of ``S = U @ C.T`` for the words of one relation and the per-method terms built from them."""
+
+    def __init__(self, words: list[str], embeddings: Embeddings, cand: Candidates) -> None:
+        self.words = words
+        rows = embeddings.rows(words)
+        if (rows < 0).any():
+            raise AssertionError("scorer words must all have vectors")
+        self.u = (
+            _unit(embeddings.vectors[rows]) if words else np.zeros((0, cand.vectors.shape[1]), np.float32)
+        )
+        self.s = self.u @ cand.vectors.T  # (U, V) float32
+        self.gram = self.u @ self.u.T
+        self.cand_sq = np.einsum("ij,ij->i", cand.vectors, cand.vectors)  # 1, or 0 for zero vectors
+
+    def left(self, method: str, ia: np.ndarray, iap: np.ndarray) -> np.ndarray:
+        """Per train pair term L (k, V); ia/iap are rows of U."""
+        s = self.s
+        if method in ("3CosAdd", "PairDistance", "3CosAvg"):
+            return s[iap] - s[ia]
+        if method == "3CosMul":
+            return ((s[iap] + 1) / 2) / ((s[ia] + 1) / 2 + EPSILON)
+        return np.zeros((len(ia), s.shape[1]), dtype=s.dtype)
+
+    def right(self, method: str, ib: np.ndarray) -> np.ndarray:
+        """Per test word term R (m, V)."""
+        s = self.s[ib]
+        if method == "3CosMul":
+            return (s + 1) / 2
+        if method == "PairDistance":
+            sq = self.cand_sq[None, :] + 1.0 - 2.0 * s
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inv = np.where(sq > 1e-12, 1.0 / np.sqrt(np.maximum(sq, 1e-30)), 0.0)
+            return inv.astype(np.float32)
+        return s
+
+    @staticmethod
+    def combine(
+        method: str, left: np.ndarray, right: np.ndarray, shift: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scores from broadcastable L and R; ``shift`` is PairDistance's b.(a' - a) term."""
+        if method in ("3CosAdd", "3CosAvg"):
+            return left + right
+        if method == "3CosMul":
+            return left * right
+        if method == "PairDistance":
+            return (left - shift) * right
+        if method == "SimilarToB":
+            return np.broadcast_to(right, np.broadcast_shapes(left.shape, right.shape)).copy()
+        raise ParameterError(
+            f"method {method!r} is not a pair-wise solver; valid: {', '.join(PAIRWISE_METHODS)}"
+        )
+
+
+def _check_methods(methods: Sequence[str], allowed: Sequence[str]) -> list[str]:
+    methods = list(dict.fromkeys(methods))
+    bad = [m for m in methods if m not in allowed]
+    if bad or not methods:
+        raise ParameterError(f"analogy method(s) {bad or methods!r} unknown; valid: {', '.join(allowed)}")
+    return methods
+
+
+def _check_rule(answer_rule: str) -> None:
+    if answer_rule not in ANSWER_RULES:
+        raise ParameterError(f"answer_rule={answer_rule!r}; valid: {', '.join(ANSWER_RULES)}")
+
+
+# --------------------------------------------------------------------------------------------------------
+# BATS
+# --------------------------------------------------------------------------------------------------------
+
+
+def _pairwise_relation(
+    method: str, table: _PairTable, scorer: _Scorer, exclude: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All ordered (test j, train i != j) questions: (train, test, covered, rank, prediction)."""
+    n = table.n
+    v = scorer.s.shape[1]
+    jj, ii = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    off = jj != ii
+    train, test = ii[off], jj[off]
+    covered = table.usable[train] & table.usable[test] & table.findable()[test]
+    rank = np.full(train.size, np.nan)
+    pred = np.full(train.size, -1, dtype=np.int64)
+    if not table.usable.any() or not covered.any():
+        return train, test, covered, rank, pred
+    ia = np.maximum(table.src_u, 0)
+    iap = np.maximum(table.ans_u, 0)
+    left = scorer.left(method, ia, iap)  # (n, V)
+    excl_pair = _pad([[c for c in [table.src_col[i], *table.ans_cols[i]] if c >= 0] for i in range(n)])
+    grid_rank = np.full((n, n), np.nan)
+    grid_pred = np.full((n, n), -1, dtype=np.int64)
+    per_block = max(1, _block_rows(v) // n)
+    usable_test = np.flatnonzero(table.usable & table.findable())
+    for start in range(0, usable_test.size, per_block):
+        tj = usable_test[start : start + per_block]
+        right = scorer.right(method, table.src_u[tj])  # (J, V)
+        shift = None
+        if method == "PairDistance":
+            g = scorer.gram[table.src_u[tj]]  # (J, U)
+            shift = (g[:, iap] - g[:, ia])[:, :, None]
+        scores = scorer.combine(method, left[None, :, :], right[:, None, :], shift)
+        scores = np.ascontiguousarray(scores, dtype=np.float32).reshape(tj.size * n, v)
+        answers = np.repeat(table.ans_cols[tj], n, axis=0)
+        if exclude:
+            b_col = np.repeat(table.src_col[tj], n)[:, None]
+            excluded = np.concatenate([np.tile(excl_pair, (tj.size, 1)), b_col], axis=1)
+        else:
+            excluded = None
+        r, p = _finish(scores, excluded, answers)
+        grid_rank[tj] = r.reshape(tj.size, n)
+        grid_pred[tj] = p.reshape(tj.size, n)
+    rank = np.where(covered, grid_rank[test, train], np.nan)
+    pred = np.where(covered, grid_pred[test, train], -1)
+    return train, test, covered, rank, pred
+
+
+def _set_relation(
+    method: str,
+    table: _PairTable,
+    scorer: _Scorer,
+    cand: Candidates,
+    exclude: bool,
+    relation_id: str,
+    noise: NoiseSampler,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One question per test pair j, trained on all other pairs: (train=-1, test, covered, rank, prediction)."""
+    n = table.n
+    test = np.arange(n)
+    train = np.full(n, -1, dtype=np.int64)
+    usable = table.usable
+    n_other = usable.sum() - usable.astype(int)
+    covered = usable & table.findable() & (n_other > 0)
+    rank = np.full(n, np.nan)
+    pred = np.full(n, -1, dtype=np.int64)
+    if not covered.any():
+        return train, test, covered, rank, pred
+    tj = np.flatnonzero(covered)
+    right = scorer.s[table.src_u[tj]]  # cos(d, b), (J, V)
+    if method == "3CosAvg":
+        ia = table.src_u[usable]
+        iap = table.ans_u[usable]
+        diffs = scorer.s[iap] - scorer.s[ia]  # (k, V)
+        total = diffs.sum(axis=0, dtype=np.float64)
+        own = np.zeros((n, diffs.shape[1]))
+        own[np.flatnonzero(usable)] = diffs
+        left = (total[None, :] - own[tj]) / n_other[tj][:, None]
+        scores = (left + right).astype(np.float32)
+    elif method == "LRCos":
+        scores = _lrcos_scores(table, scorer, cand, tj, relation_id, noise) * right
+    else:
+        raise ParameterError(f"method {method!r} is not a set-based solver; valid: {', '.join(SET_METHODS)}")
+    excluded = table.src_col[tj][:, None] if exclude else None
+    r, p = _finish(np.ascontiguousarray(scores), excluded, table.ans_cols[tj])
+    rank[tj] = r
+    pred[tj] = p
+    return train, test, covered, rank, pred
+
+
+def _lrcos_scores(
+    table: _PairTable,
+    scorer: _Scorer,
+    cand: Candidates,
+    folds: np.ndarray,
+    relation_id: str,
+    noise: NoiseSampler,
+) -> np.ndarray:
+    """P(target class | d) for every candidate d, one logistic regression per test pair (fold)."""
+    from scipy.special import expit
+    from sklearn.linear_model import LogisticRegression
+
+    n = table.n
+    u = scorer.u
+    coefs = np.zeros((folds.size, u.shape[1]))
+    intercepts = np.zeros(folds.size)
+    for k, j in enumerate(folds):  # one fit per fold: the training sets differ
+        others = np.arange(n) != j
+        pos = u[table.ans_u[others & (table.ans_u >= 0)]]
+        src = u[table.src_u[others & (table.src_u >= 0)]]
+        noise_rows = np.asarray(noise(relation_id, int(j), len(src)), dtype=np.int64)
+        x = np.concatenate([pos, *([src] * LRCOS_SOURCE_REPEATS), cand.vectors[noise_rows]])
+        y = np.concatenate([np.ones(len(pos)), np.zeros(len(x) - len(pos))])
+        model = LogisticRegression(solver="liblinear", class_weight="balanced", C=1.0)
+        model.fit(x, y)
+        coefs[k] = model.coef_[0]
+        intercepts[k] = model.intercept_[0]
+    logits = cand.vectors @ coefs.T + intercepts[None, :]  # (V, J) float64
+    return expit(logits).T
+
+
+def seeded_noise(candidates: int, seed: int = 0) -> NoiseSampler:
+    """LRCos negatives: ``k`` uniform candidate rows, reproducible per (seed, relation, fold)."""
+
+    def sample(relation: str, fold: int, k: int) -> np.ndarray:
+        key = int.from_bytes(hashlib.sha256(relation.encode()).digest()[:4], "little")
+        rng = np.random.default_rng([seed, key, fold])
+        return rng.integers(0, candidates, size=k)
+
+    return sample
+
+
+def solve_bats(
+    embeddings: Embeddings,
+    relations: Sequence[RelationLike],
+    *,
+    methods: Sequence[str] = ("3CosAdd",),
+    candidates: Sequence[str] | Candidates | None = None,
+    exclude_question_words: bool = True,
+    answer_rule: str = "first_present",
+    n_boot: int = DEFAULT_REPLICATES,
+    seed: int = 0,
+    lrcos_noise: NoiseSampler | None = None,
+) -> AnalogyResult:
+    """Solve every BATS question with each method; see the module docstring for every convention.
+
+    ``candidates``: words that may be answered (``None``: :func:`default_candidates`); words the model lacks
+    are dropped and counted in ``setup['candidates']``.
+    """
+    methods = _check_methods(methods, METHODS)
+    _check_rule(answer_rule)
+    cand = _as_candidates(embeddings, candidates)
+    noise = lrcos_noise or seeded_noise(len(cand.words), seed)
+    model_index = embeddings.index
+    cand_index = cand.index
+    frames = []
+    for rel in relations:
+        words = sorted({w for s, ans in rel.pairs for w in (s, *ans) if w in model_index})
+        scorer = _Scorer(words, embeddings, cand)
+        table = _pair_table(
+            rel.pairs, model_index, cand_index, {w: i for i, w in enumerate(words)}, answer_rule
+        )
+        for method in methods:
+            if method in SET_METHODS:
+                out = _set_relation(method, table, scorer, cand, exclude_question_words, rel.id, noise)
+            else:
+                out = _pairwise_relation(method, table, scorer, exclude_question_words)
+            frames.append(_question_frame(method, rel, table, cand, *out))
+    questions = pd.concat(frames, ignore_index=True) if frames else _empty_questions()
+    setup = {
+        "dataset": "bats",
+        "model": embeddings.model,
+        "methods": methods,
+        "exclude_question_words": exclude_question_words,
+        "answer_rule": answer_rule,
+        "epsilon_3cosmul": EPSILON,
+        "candidates": cand.describe(),
+        "relations": len(relations),
+        "n_boot": n_boot,
+        "seed": seed,
+    }
+    return _summarize(questions, setup, n_boot, seed, group_cols=("group", "kind"))
+
+
+def _as_candidates(
+    embeddings: Embeddings, candidates: Sequence[str] | Candidates | None, extra: Iterable[str] = ()
+) -> Candidates:
+    if isinstance(candidates, Candidates):
+        return candidates
+    if candidates is None:
+        return Candidates.from_embeddings(embeddings, default_candidates(extra), name="bats+wordnet")
+    return Candidates.from_embeddings(embeddings, candidates, name="custom")
+
+
+def _question_frame(
+    method: str,
+    rel: RelationLike,
+    table: _PairTable,
+    cand: Candidates,
+    train: np.ndarray,
+    test: np.ndarray,
+    covered: np.ndarray,
+    rank: np.ndarray,
+    pred: np.ndarray,
+) -> pd.DataFrame:
+    src = np.array(table.sources, dtype=object)
+    chosen = np.array(table.chosen, dtype=object)
+    expected = np.array(["/".join(a) for a in table.answers], dtype=object)
+    cwords = np.array(cand.words + [""], dtype=object)
+    has_train = train >= 0
+    frame = pd.DataFrame(
+        {
+            "method": method,
+            "relation": rel.id,
+            "relation_name": rel.name,
+            "group": rel.group,
+            "kind": rel.kind,
+            "a": np.where(has_train, src[np.maximum(train, 0)], ""),
+            "a_prime": np.where(has_train, chosen[np.maximum(train, 0)], ""),
+            "b": src[test],
+            "b_prime": expected[test],
+            "covered": covered,
+            "rank": rank,
+            "prediction": cwords[pred],
+        }
+    )
+    return _add_scores(frame)
+
+
+def _add_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    rank = frame["rank"].to_numpy(dtype=float)
+    found = np.isfinite(rank)
+    frame["correct"] = found & (rank == 1)
+    frame["top5"] = found & (rank <= TOP_K)
+    frame["reciprocal_rank"] = np.where(found, 1.0 / np.where(found, rank, 1.0), 0.0)
+    return frame
+
+
+def _empty_questions() -> pd.DataFrame:
+    return pd.DataFrame(
+        columns=[
+            "method",
+            "relation",
+            "relation_name",
+            "group",
+            "kind",
+            "a",
+            "a_prime",
+            "b",
+            "b_prime",
+            "covered",
+            "rank",
+            "prediction",
+            "correct",
+            "top5",
+            "reciprocal_rank",
+        ]
+    )
+
+
+def _stats(frame: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"questions": len(frame), "covered": int(frame["covered"].sum())}
+    out["coverage"] = out["covered"] / len(frame) if len(frame) else float("nan")
+    for name, col in (("accuracy", "correct"), ("mrr", "reciprocal_rank"), ("top5", "top5")):
+        values = frame[col].to_numpy(dtype=float)
+        out[name] = float(values.mean()) if values.size else float("nan")
+        low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=seed) if n_boot else (float("nan"),) * 2
+        out[f"{name}_low"], out[f"{name}_high"] = low, high
+    cov = frame["covered"].to_numpy(dtype=bool)
+    out["accuracy_covered"] = float(frame["correct"].to_numpy()[cov].mean()) if cov.any() else float("nan")
+    out["correct"] = int(frame["correct"].sum())
+    return out
+
+
+def _summarize(
+    questions: pd.DataFrame, setup: dict[str, Any], n_boot: int, seed: int, *, group_cols: Sequence[str]
+) -> AnalogyResult:
+    rel_rows, group_rows, overall_rows = [], [], []
+    for method, qm in questions.groupby("method", sort=False):
+        for rel, qr in qm.groupby("relation", sort=False):
+            row = {"method": method, "relation": rel}
+            for col in ("relation_name", *group_cols):
+                row[col] = qr[col].iloc[0]
+            rel_rows.append(row | _stats(qr, n_boot, seed))
+        for col in group_cols:
+            for value, qg in qm.groupby(col, sort=False):
+                row = {"method": method, "group": value}
+                stats = _stats(qg, n_boot, seed)
+                stats["accuracy_macro"] = float(qg.groupby("relation", sort=False)["correct"].mean().mean())
+                group_rows.append(row | stats)
+        stats = _stats(qm, n_boot, seed)
+        stats["accuracy_macro"] = float(qm.groupby("relation", sort=False)["correct"].mean().mean())
+        overall_rows.append({"method": method} | stats)
+    return AnalogyResult(
+        questions, pd.DataFrame(rel_rows), pd.DataFrame(group_rows), pd.DataFrame(overall_rows), setup
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Google analogy set
+# --------------------------------------------------------------------------------------------------------
+
+GOOGLE_SEMANTIC_PREFIX = "gram"
+
+
+def solve_google(
+    embeddings: Embeddings,
+    questions: pd.DataFrame,
+    *,
+    methods: Sequence[str] = ("3CosAdd", "3CosMul"),
+    candidates: Sequence[str] | Candidates | None = None,
+    exclude_question_words: bool = True,
+    n_boot: int = DEFAULT_REPLICATES,
+    seed: int = 0,
+) -> AnalogyResult:
+    """Mikolov et al.'s ``a b c d`` questions (``a : b :: c : d``, i.e. ``a : a' :: b : b'``).
+
+    Sections starting with ``gram`` are syntactic, the others semantic (the set's own split). Exclusion:
+    ``a``, ``b`` and ``c`` (what gensim and word2vec's compute-accuracy do). ``candidates=None``: the default
+    vocabulary plus every word of the set.
+    """
+    methods = _check_methods(methods, GOOGLE_METHODS)
+    missing_cols = {"section", "a", "b", "c", "d"} - set(questions.columns)
+    if missing_cols:
+        raise ParameterError(
+            f"Google questions need columns section, a, b, c, d; missing {sorted(missing_cols)}"
+        )
+    qa, qb, qc, qd = (questions[c].astype(str).tolist() for c in ("a", "b", "c", "d"))
+    cand = _as_candidates(embeddings, candidates, extra=[*qa, *qb, *qc, *qd])
+    model_index = embeddings.index
+    cidx = cand.index
+    words = sorted({w for w in (*qa, *qb, *qc) if w in model_index})
+    u_index = {w: i for i, w in enumerate(words)}
+    scorer = _Scorer(words, embeddings, cand)
+
+    def urow(ws: list[str]) -> np.ndarray:
+        return np.array([u_index.get(w, -1) for w in ws], dtype=np.int64)
+
+    def ccol(ws: list[str]) -> np.ndarray:
+        return np.array([cidx.get(w, -1) for w in ws], dtype=np.int64)
+
+    ua, ub, uc = urow(qa), urow(qb), urow(qc)
+    col_a, col_b, col_c, col_d = ccol(qa), ccol(qb), ccol(qc), ccol(qd)
+    covered = (ua >= 0) & (ub >= 0) & (uc >= 0) & (col_d >= 0)
+    n, v = len(qa), len(cand.words)
+    frames = []
+    for method in methods:
+        rank = np.full(n, np.nan)
+        pred = np.full(n, -1, dtype=np.int64)
+        idx = np.flatnonzero(covered)
+        step = _block_rows(v)
+        for start in range(0, idx.size, step):
+            q = idx[start : start + step]
+            left = scorer.left(method, ua[q], ub[q])
+            right = scorer.right(method, uc[q])
+            shift = None
+            if method == "PairDistance":
+                shift = (scorer.gram[uc[q], ub[q]] - scorer.gram[uc[q], ua[q]])[:, None]
+            scores = np.ascontiguousarray(scorer.combine(method, left, right, shift), dtype=np.float32)
+            excluded = np.stack([col_a[q], col_b[q], col_c[q]], axis=1) if exclude_question_words else None
+            rank[q], pred[q] = _finish(scores, excluded, col_d[q][:, None])
+        section = questions["section"].astype(str).to_numpy()
+        frame = pd.DataFrame(
+            {
+                "method": method,
+                "relation": section,
+                "relation_name": section,
+                "group": np.where(
+                    np.char.startswith(section.astype(str), GOOGLE_SEMANTIC_PREFIX), "syntactic", "semantic"
+                ),
+                "a": qa,
+                "a_prime": qb,
+                "b": qc,
+                "b_prime": qd,
+                "covered": covered,
+                "rank": rank,
+                "prediction": np.array(cand.words + [""], dtype=object)[pred],
+            }
+        )
+        frames.append(_add_scores(frame))
+    setup = {
+        "dataset": "google",
+        "model": embeddings.model,
+        "methods": methods,
+        "exclude_question_words": exclude_question_words,
+        "epsilon_3cosmul": EPSILON,
+        "candidates": cand.describe(),
+        "n_boot": n_boot,
+        "seed": seed,
+    }
+    return _summarize(pd.concat(frames, ignore_index=True), setup, n_boot, seed, group_cols=("group",))

