@@ -205,3 +205,34 @@ def test_bad_input_is_named():
         sampled_pairs_distribution(np.eye(3), 0)
     with pytest.raises(ParameterError):
         bin_block(np.zeros(3, np.float32), histogram_edges(4), np.zeros(4, np.int64), np.zeros(2), engine="x")
+
+
+def test_similarity_command_writes_histogram_and_metrics(tmp_path):
+    from wordembed.cli import main
+    from wordembed.results import read_metrics, read_table
+    from wordembed.vectorfile import write_word2vec_text
+
+    rng = np.random.default_rng(0)
+    words = [f"word{i}" for i in range(120)]
+    vecs = (rng.standard_normal((120, 10)) + 1.0).astype(np.float32)
+    write_word2vec_text(Embeddings(words, vecs, model="toy"), tmp_path / "toy.txt")
+    (tmp_path / "words.txt").write_text("\n".join(words[:100] + ["notinfile"]) + "\n")
+    out = tmp_path / "out"
+    args = ["similarity", "--model", str(tmp_path / "toy.txt"), "--words", str(tmp_path / "words.txt")]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    m = read_metrics(out)["similarity"]
+    assert m["mode"] == "exact" and m["n_words"] == 100 and m["n_pairs"] == 4950
+    assert m["words_asked"] == 101 and m["coverage"] == pytest.approx(100 / 101)
+    expected, upper = _brute(vecs[:100], 2000)
+    assert m["mean"] == pytest.approx(upper.mean(), abs=1e-6) and m["mean"] > 0.3
+    table = read_table(out, "similarity_histogram")
+    assert table["count"].sum() == 4950 and np.abs(table["count"].to_numpy() - expected).sum() <= 4
+    # anisotropy removed: centring pulls the mean cosine of all pairs to about -1/(n-1)
+    assert main([*args, "--out", str(tmp_path / "c"), "--center", "--no-progress"]) == 0
+    assert abs(read_metrics(tmp_path / "c")["similarity"]["mean"]) < 0.02
+    assert (
+        main([*args, "--out", str(tmp_path / "s"), "--sample", "5000", "--abtt", "1", "--no-progress"]) == 0
+    )
+    s = read_metrics(tmp_path / "s")["similarity"]
+    assert s["mode"] == "sampled" and s["n_pairs"] == 5000 and s["abtt"] == 1 and len(s["mean_ci"]) == 2
+    assert main([*args, "--abtt", "-1"]) == 2  # a clear error, not a traceback

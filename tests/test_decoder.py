@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import string
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,6 @@ import torch
 import yaml
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
 from wordembed.errors import ModelError, ParameterError
 from wordembed.models import decoder
 from wordembed.models.registry import load_encoder
@@ -112,7 +112,9 @@ def _reference(tiny: dict, word: str, *, layer: int, prompt="The word: {word}", 
     head = [tok.bos_token_id] if bos else []
     ids = torch.tensor([head + full])
     with torch.no_grad():
-        hs = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True).hidden_states
+        hs = model(
+            input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True
+        ).hidden_states
     start = len(head) + len(pre)
     positions = list(range(start, start + len(mid)))
     h = hs[layer][0]
@@ -190,7 +192,9 @@ def test_bos_on_and_off(tiny):
 
 def test_word_right_after_bos_is_allowed(tiny):
     vecs, _ = _encoder(tiny, prompt="{word}", bos=True, layer=1).encode([LONG])
-    np.testing.assert_allclose(vecs[0], _reference(tiny, LONG, layer=1, prompt="{word}"), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        vecs[0], _reference(tiny, LONG, layer=1, prompt="{word}"), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_word_as_first_token_is_refused(tiny):
@@ -311,7 +315,9 @@ def test_llama2_7b_is_refused_before_loading(monkeypatch):
     msg = str(err.value)
     assert "6.74e9 parameters in bfloat16) needs about 15.6 GiB but only 12.0 GiB" in msg
     assert "free GPU memory on cuda" in msg and "SECRET" not in msg
-    with pytest.raises(ModelError, match=r"float32\) needs about 30\.6 GiB but only 24\.0 GiB of available RAM"):
+    with pytest.raises(
+        ModelError, match=r"float32\) needs about 30\.6 GiB but only 24\.0 GiB of available RAM"
+    ):
         load_encoder("llama2-7b", device="cpu")
     assert seen == ["cuda", "cpu"]
     monkeypatch.setattr(decoder, "available_bytes", lambda device: 80 * 1024**3)
@@ -355,3 +361,37 @@ def test_hub_id_loads_from_a_hub_cache(tiny, tmp_path, monkeypatch):
     assert enc.source_description == "hf:wordembed/tiny-llama"
     pinned = load_encoder(path, device="cpu", options={"revision": commit})
     assert pinned.fingerprint() != load_encoder(path, device="cpu").fingerprint()
+
+
+def _metaspace_tokenizer() -> PreTrainedTokenizerFast:
+    """SentencePiece-style ``▁word`` tokens with a ``▁`` put before the text, as Llama-2's fast tokenizer."""
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.normalizer = None
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
+    trainer = trainers.BpeTrainer(
+        vocab_size=200,
+        special_tokens=["<unk>", "<s>", "</s>"],
+        initial_alphabet=list(string.ascii_letters + string.punctuation),
+        show_progress=False,
+    )
+    tok.train_from_iterator(CORPUS, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+@pytest.mark.parametrize("kind", ["byte-level", "metaspace"])
+@pytest.mark.parametrize("prompt", ["The word: {word}", 'This word : "{word}" means in one word:"', "{word}"])
+def test_word_tokens_are_located_exactly(tiny, kind, prompt):
+    """The located tokens decode to the word itself: no token of the prompt, none of the word missed."""
+    tok = tiny["tok"] if kind == "byte-level" else _metaspace_tokenizer()
+    enc = _encoder(tiny, prompt=prompt)
+    enc.tokenizer = tok  # locating words needs only the tokenizer
+    words = ["king", "queen", LONG, "woman"]
+    ids, positions = enc.tokenize(words)
+    for word, row, pos in zip(words, ids, positions, strict=True):
+        assert row[0] == tok.bos_token_id and pos[0] > 0
+        # a token partly inside the word belongs to it: Metaspace BPE learnt '"king"' as one token here
+        assert tok.decode([row[p] for p in pos]).strip().strip('"') == word
+        rest = [t for j, t in enumerate(row) if j not in pos]
+        assert word not in tok.decode(rest[1:])
+    assert len(positions[2]) > 1  # the long word spans several tokens in both tokenizers

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
-
 from wordembed.analyses.related import auroc_from_placements, related_similarity
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
@@ -25,12 +24,25 @@ def _world(seed: int = 0):
         vecs += [base, morph, sem]
         rel_m = "I01" if r < 30 else "D01"
         rel_s = "E01" if r < 30 else "L01"
-        rows.append((rel_m, "morph rel", "inflectional" if r < 30 else "derivational", "morphological", f"s{r}", f"m{r}"))
-        rows.append((rel_s, "sem rel", "encyclopedic" if r < 30 else "lexicographic", "semantic", f"s{r}", f"t{r}"))
+        rows.append(
+            (
+                rel_m,
+                "morph rel",
+                "inflectional" if r < 30 else "derivational",
+                "morphological",
+                f"s{r}",
+                f"m{r}",
+            )
+        )
+        rows.append(
+            (rel_s, "sem rel", "encyclopedic" if r < 30 else "lexicographic", "semantic", f"s{r}", f"t{r}")
+        )
     rows.append(("E01", "sem rel", "encyclopedic", "semantic", "s0", "unknownword"))  # dropped: not covered
     rows.append(("L01", "sem rel", "lexicographic", "semantic", "nosuch", "t59"))  # dropped
     pairs = pd.DataFrame(rows, columns=["relation", "relation_name", "group", "kind", "source", "target"])
-    emb = Embeddings(words, np.asarray(vecs, np.float32) + 0.5, missing=["unknownword", "nosuch"], model="toy")
+    emb = Embeddings(
+        words, np.asarray(vecs, np.float32) + 0.5, missing=["unknownword", "nosuch"], model="toy"
+    )
     return emb, pairs
 
 
@@ -98,3 +110,28 @@ def test_bad_input():
         related_similarity(emb, pairs.drop(columns=["kind"]))
     with pytest.raises(ParameterError, match="covers no pair"):
         related_similarity(emb, pairs.assign(source="nosuch"))
+
+
+def test_related_command_on_bats(tmp_path):
+    from wordembed.cli import main
+    from wordembed.datasets import bats_pairs, load_bats
+    from wordembed.results import read_metrics, read_table
+    from wordembed.vectorfile import write_word2vec_text
+
+    pairs = bats_pairs(load_bats())
+    covered = pairs[pairs["relation"].isin(["I01", "D02", "E03", "L04"])]
+    words = sorted(set(covered["source"]) | set(covered["target"]))
+    rng = np.random.default_rng(0)
+    write_word2vec_text(
+        Embeddings(words, rng.standard_normal((len(words), 8)).astype(np.float32)), tmp_path / "v.txt"
+    )
+    out = tmp_path / "out"
+    assert main(["related", "--model", str(tmp_path / "v.txt"), "--out", str(out), "--n-boot", "50"]) == 0
+    m = read_metrics(out)["related"]
+    assert m["n_related"] >= len(covered)  # other relations may share words with these four
+    assert m["n_related"] + m["n_dropped"] == len(pairs) and m["n_random"] == 10 * m["n_related"]
+    summary = read_table(out, "related_summary")
+    i01 = summary[(summary.level == "relation") & (summary.name == "I01")].iloc[0]
+    assert i01["coverage"] == 1.0 and i01["relation_name"] == "noun - plural_reg"
+    # random vectors: related pairs are no closer than random ones
+    assert 0.3 < m["all"]["auroc"] < 0.7

@@ -406,3 +406,28 @@ def test_without_meta_the_majority_shape_wins(store: EmbeddingStore, tmp_path: P
     assert enc2.encoded == [] and not stray.exists()
     np.testing.assert_array_equal(emb.vectors, expected(enc, emb.words))
     assert json.loads((store.entry_dir(enc) / "meta.json").read_text())["shape"] == [8]
+
+
+def test_write_error_surfaces_and_earlier_chunks_stay(
+    store: EmbeddingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wordembed.store as store_module
+
+    real = store_module.atomic_write_bytes
+    calls = []
+
+    def failing_second(path: Path, data: object) -> None:
+        calls.append(path)
+        if len([p for p in calls if p.name.endswith(CHUNK_SUFFIX)]) == 2:
+            raise OSError("No space left on device")
+        real(path, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_module, "atomic_write_bytes", failing_second)
+    enc = CountingEncoder(chunk_size=4)
+    with pytest.raises(OSError, match="No space left"):
+        store.embed(enc, WORDS_A, progress=False)
+    monkeypatch.setattr(store_module, "atomic_write_bytes", real)
+    enc2 = CountingEncoder(chunk_size=4)
+    emb = store.embed(enc2, WORDS_A, progress=False)
+    assert enc2.encoded == WORDS_A[4:]  # the first chunk was kept; the failed one and the rest recomputed
+    np.testing.assert_array_equal(emb.vectors, expected(enc, emb.words))

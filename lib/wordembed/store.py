@@ -6,6 +6,8 @@ Why it looks like this:
   of model, backend option or artefact checksum starts a new entry and never mixes vectors.
 - Vectors live in *chunk files* of up to ``encoder.chunk_size`` words (1024 by default), each written as soon
   as it is encoded: an interrupted run over 77k words loses at most one chunk, and a paid API batch is kept.
+  Hashing, writing and fsync run on one background thread while the next chunk is encoded, so the store
+  costs a cold run almost nothing over calling the model directly.
 - A chunk is named by the hash of its words and written to a temporary file, fsynced, then ``os.replace``-d
   into place: readers never see half a file, and two writers of the same entry at worst repeat work.
 - Each chunk ends with a sha256 of everything before it. A truncated, corrupt or stale chunk is reported
@@ -32,6 +34,7 @@ import struct
 import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -159,6 +162,12 @@ def _encode_chunk(
         digest.update(part)
     parts.append(digest.digest())
     return parts
+
+
+def _write_chunk(
+    path: Path, fp_hash: str, words: Sequence[str], vectors: np.ndarray, present: np.ndarray
+) -> None:
+    atomic_write_bytes(path, _encode_chunk(fp_hash, words, vectors, present))
 
 
 def _read_header(path: Path) -> _ChunkHeader:
@@ -308,6 +317,10 @@ class EmbeddingStore:
                 disable=not progress,
                 dynamic_ncols=True,
             )
+            # Chunks are hashed, written and fsynced by one background thread while the next chunk is
+            # encoded; at most one write is pending, and it is always finished (kept) before we return/raise.
+            pending: Future[None] | None = None
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wordembed-store")
             try:
                 for start in range(0, len(todo), chunk_size):
                     batch = todo[start : start + chunk_size]
@@ -322,8 +335,10 @@ class EmbeddingStore:
                             f"fingerprint misses an option. Remove the entry (`wordembed store remove "
                             f"{fp_hash[:16]}`) or fix the fingerprint."
                         )
+                    if pending is not None:
+                        pending.result()  # surfaces a write error; bounds memory to one chunk in flight
                     name = hashlib.sha256("\n".join(batch).encode("utf-8")).hexdigest()[:32] + CHUNK_SUFFIX
-                    atomic_write_bytes(chunk_dir / name, _encode_chunk(fp_hash, batch, vectors, present))
+                    pending = pool.submit(_write_chunk, chunk_dir / name, fp_hash, batch, vectors, present)
                     slot = len(new_blocks)
                     new_blocks.append(vectors)
                     for j, w in enumerate(batch):
@@ -332,7 +347,12 @@ class EmbeddingStore:
                         else:
                             found_missing.add(w)
                     bar.update(len(batch))
+                if pending is not None:
+                    pending.result()
             finally:
+                if pending is not None:
+                    wait([pending])  # an encoded chunk is kept even when a later one fails
+                pool.shutdown(wait=True)
                 bar.close()
 
         return self._assemble(

@@ -621,7 +621,7 @@ def _summarize(
             rel_rows.append(row | _stats(qr, n_boot, seed))
         for col in group_cols:
             for value, qg in qm.groupby(col, sort=False):
-                row = {"method": method, "group": value}
+                row = {"method": method, "level": col, "group": value}
                 stats = _stats(qg, n_boot, seed)
                 stats["accuracy_macro"] = float(qg.groupby("relation", sort=False)["correct"].mean().mean())
                 group_rows.append(row | stats)

@@ -231,7 +231,9 @@ class DecoderEncoder:
         self.layer_index: int | None = None
         self.source_description = ""
         if self.artifact is None and not spec.source.get("hf"):
-            raise ModelError(f"{spec.where}: the decoder backend needs a local artefact or a source.hf hub id")
+            raise ModelError(
+                f"{spec.where}: the decoder backend needs a local artefact or a source.hf hub id"
+            )
         self._checksum = artifact_checksum(spec, self.artifact)
 
     def fingerprint(self) -> str:
@@ -258,13 +260,17 @@ class DecoderEncoder:
         else:
             tokenizer, model = self._load_checkpoint(torch_dtype)
         if not getattr(tokenizer, "is_fast", False):
-            raise ModelError(f"{self.spec.where}: the tokenizer must be a fast tokenizer (it gives character offsets)")
+            raise ModelError(
+                f"{self.spec.where}: the tokenizer must be a fast tokenizer (it gives character offsets)"
+            )
         model.eval()
         config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
         self.num_layers = int(config.num_hidden_layers)
         hidden = int(config.hidden_size)
         if self.spec.dims is not None and self.spec.dims != hidden:
-            raise ModelError(f"{self.spec.where}: dims is {self.spec.dims} but the model's hidden size is {hidden}")
+            raise ModelError(
+                f"{self.spec.where}: dims is {self.spec.dims} but the model's hidden size is {hidden}"
+            )
         self.dims = hidden
         self.layer_index = self._layer_index(self.num_layers)
         if self.options["bos"] and tokenizer.bos_token_id is None:
@@ -304,7 +310,9 @@ class DecoderEncoder:
         if str(self.device).startswith("cuda"):
             kwargs["device_map"] = {"": self.device}  # straight onto the GPU, no full copy in RAM
         try:
-            tokenizer = AutoTokenizer.from_pretrained(where, **{k: v for k, v in kwargs.items() if k != "device_map"})
+            tokenizer = AutoTokenizer.from_pretrained(
+                where, **{k: v for k, v in kwargs.items() if k != "device_map"}
+            )
             model = AutoModelForCausalLM.from_pretrained(where, dtype=torch_dtype, **kwargs)
         except (OSError, ValueError) as exc:
             hint = ""
@@ -313,7 +321,9 @@ class DecoderEncoder:
                     " A hub model needs network access; a gated one (such as meta-llama/Llama-2-7b-hf) also "
                     f"needs its licence accepted and a token in {' or '.join(TOKEN_ENV)}."
                 )
-            raise ModelError(f"{self.spec.where}: could not load {where}: {type(exc).__name__}: {exc}.{hint}") from exc
+            raise ModelError(
+                f"{self.spec.where}: could not load {where}: {type(exc).__name__}: {exc}.{hint}"
+            ) from exc
         return tokenizer, self._place(model, torch_dtype)
 
     def _load_gguf(self, gguf: Path, torch_dtype: Any) -> tuple[Any, Any]:
@@ -345,7 +355,9 @@ class DecoderEncoder:
                 gguf.parent, gguf_file=gguf.name, dtype=torch.float32, **kwargs
             )
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            raise ModelError(f"{self.spec.where}: could not load GGUF {gguf}: {type(exc).__name__}: {exc}") from exc
+            raise ModelError(
+                f"{self.spec.where}: could not load GGUF {gguf}: {type(exc).__name__}: {exc}"
+            ) from exc
         if getattr(model, "hf_quantizer", None) is not None:
             model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -384,7 +396,9 @@ class DecoderEncoder:
         tok = self.tokenizer
         for w in words:
             if not isinstance(w, str) or not w.strip():
-                raise ParameterError(f"{self.spec.where}: cannot embed {w!r}: words must be non-empty strings")
+                raise ParameterError(
+                    f"{self.spec.where}: cannot embed {w!r}: words must be non-empty strings"
+                )
         texts = [f"{self.prefix}{w}{self.suffix}" for w in words]
         enc = tok(texts, add_special_tokens=False, return_offsets_mapping=True)
         head = [tok.bos_token_id] if self.options["bos"] else []
@@ -419,10 +433,12 @@ class DecoderEncoder:
         if n == 0:
             return out, np.zeros(0, dtype=bool)
         ids, positions = self.tokenize(words)
-        order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths share a batch: less padding
+        # similar lengths share a batch: less padding
+        order = np.argsort([len(x) for x in ids], kind="stable")
         pad = self.tokenizer.pad_token_id
         pad = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
-        base = getattr(self.model, self.model.base_model_prefix, self.model)  # hidden states without the LM head
+        # the base model gives the hidden states without computing vocabulary-sized logits
+        base = getattr(self.model, self.model.base_model_prefix, self.model)
         bs = self.options["batch_size"]
         pooling = self.options["pooling"]
         with torch.inference_mode():

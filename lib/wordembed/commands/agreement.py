@@ -1,0 +1,90 @@
+"""``wordembed agreement``: do models agree on which words are alike? (analysis 4)
+
+Writes ``agreement_table`` (one row per model pair and measure, with intervals), one square matrix per measure
+(``agreement_<measure>``) and ``metrics.json`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from wordembed.errors import ParameterError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "agreement",
+        help="rank correlation of cosines, kNN overlap and CKA between every pair of models",
+        description="Agreement between models on the words all of them cover (random pairs plus BATS pairs).",
+    )
+    p.add_argument(
+        "--models", nargs="+", required=True, metavar="MODEL", help="model keys, YAML files or vector files"
+    )
+    p.add_argument(
+        "--words",
+        default="bats",
+        help="vocabulary for random pairs and neighbours (default bats; BATS words are always added)",
+    )
+    p.add_argument("--n-random", type=int, default=20_000, help="random pairs (default 20000)")
+    p.add_argument("--k", type=int, default=10, help="nearest neighbours per word (default 10)")
+    p.add_argument(
+        "--n-boot", type=int, default=200, help="bootstrap replicates for correlations and Jaccard"
+    )
+    p.add_argument("--cka-boot", type=int, default=100, help="bootstrap replicates for CKA (default 100)")
+    p.add_argument("--no-related", action="store_true", help="random pairs only (no BATS pairs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="output folder (default: outputs/cli/agreement)")
+    p.add_argument("--device", help="torch device for the models and the neighbour search")
+    p.add_argument("--store", type=Path, help="store folder (default: $WORDEMBED_STORE or the cache)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_agreement)
+
+
+def run_agreement(args: argparse.Namespace) -> int:
+    from wordembed.analyses.agreement import model_agreement
+    from wordembed.datasets import bats_pairs, load_bats, load_vocabulary
+    from wordembed.results import write_metrics, write_table
+    from wordembed.sources import get_embeddings
+    from wordembed.store import EmbeddingStore
+
+    if len(set(args.models)) < 2:
+        raise ParameterError(f"--models: give at least 2 different models, got {args.models}")
+    pairs = bats_pairs(load_bats())
+    words = list(dict.fromkeys([*load_vocabulary(args.words), *pairs["source"], *pairs["target"]]))
+    store = EmbeddingStore(args.store) if args.store else None
+    embs = {}
+    for source in dict.fromkeys(args.models):
+        emb = get_embeddings(source, words, store=store, progress=not args.no_progress, device=args.device)
+        if emb.vectors.ndim != 2:
+            raise ParameterError(
+                f"--models {source}: vectors of shape {emb.vectors.shape[1:]}; choose one layer"
+            )
+        embs[Path(str(source)).name] = emb
+    result = model_agreement(
+        embs,
+        None if args.no_related else pairs,
+        n_random=args.n_random,
+        k=args.k,
+        seed=args.seed,
+        n_boot=args.n_boot,
+        cka_boot=args.cka_boot,
+        device=args.device,
+    )
+    if args.out is not None:
+        out = Path(args.out)
+    else:
+        from wordembed import paths
+
+        out = paths.outputs_dir() / "cli" / "agreement"
+    write_table(out, "agreement_table", result.table)
+    for measure, matrix in result.matrices.items():
+        write_table(out, f"agreement_{measure}", matrix.reset_index(names="model"))
+    coverage = {
+        name: {"covered": len(e.words), "asked": len(e.words) + len(e.missing)} for name, e in embs.items()
+    }
+    write_metrics(out, {"agreement": result.to_dict() | {"coverage": coverage, "words": args.words}})
+    print(f"{len(embs)} models, {result.n_words:,} shared words, {result.n_pairs:,} pairs; wrote {out}")
+    for measure, matrix in result.matrices.items():
+        print(f"\n{measure}:\n{matrix.round(3).to_string()}")
+    return 0
