@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 from api_stand_in import RecordingSleep, StandIn, isolate_api_env, service_account_file
+
 from wordembed.errors import ModelError, ParameterError
 from wordembed.models import google_api
 from wordembed.models.spec import load_spec

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 from api_stand_in import RecordingSleep, StandIn, isolate_api_env
+
 from wordembed.errors import ModelError, ParameterError
 from wordembed.models import openai_api
 from wordembed.models.api_common import parse_retry_after

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ModelError, ParameterError
 from wordembed.models.base import Encoder

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gensim.models import KeyedVectors
+
 from wordembed.cli import main
 from wordembed.errors import ParameterError
 from wordembed.sources import get_embeddings

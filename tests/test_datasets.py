@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from wordembed.datasets import (
     BATS_GROUPS,
     SIMILARITY_SCALES,

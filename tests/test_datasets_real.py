@@ -6,6 +6,7 @@ import shutil
 from collections import Counter
 
 import pytest
+
 from wordembed.datasets import (
     WORD_SIMILARITY_SETS,
     _io,

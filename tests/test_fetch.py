@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from wordembed.cli import main as cli_main
 from wordembed.errors import ChecksumError, ModelError
 from wordembed.models import fetch

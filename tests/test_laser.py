@@ -21,6 +21,7 @@ import pytest
 import sentencepiece as spm
 import torch
 from torch import nn
+
 from wordembed.errors import ModelError, ParameterError
 from wordembed.models import laser, registry
 from wordembed.models.spec import ModelSpec
@@ -236,6 +237,7 @@ def test_bad_inputs(tiny: dict[str, Any], tmp_path: Path) -> None:
 
 def test_laser2_yaml_matches_the_laser2_architecture() -> None:
     import yaml
+
     from wordembed.paths import params_dir
 
     spec = yaml.safe_load((params_dir() / "models" / "laser2.yaml").read_text())

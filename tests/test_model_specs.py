@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from wordembed.errors import ParameterError
 from wordembed.models.backends import BACKENDS
 from wordembed.models.spec import (

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from wordembed.errors import ModelError, ParameterError
 from wordembed.store import CHUNK_SUFFIX, TMP_SUFFIX, EmbeddingStore, StoreWarning, atomic_write_bytes
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from wordembed.store import CHUNK_SUFFIX, TMP_SUFFIX, EmbeddingStore, _read_header
 
 N_WORDS = 5000

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from wordembed.errors import ModelError, ParameterError
 from wordembed.models import registry
 from wordembed.models.spec import ModelSpec
@@ -185,6 +186,7 @@ def test_missing_tensorflow_says_what_to_install(monkeypatch: pytest.MonkeyPatch
 
 def test_params_yaml_is_use_v4() -> None:
     import yaml
+
     from wordembed.paths import params_dir
 
     spec = yaml.safe_load((params_dir() / "models" / "use-v4.yaml").read_text())

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gensim.models import KeyedVectors
+
 from wordembed.embeddings import Embeddings
 from wordembed.errors import DataFormatError, ParameterError
 from wordembed.vectorfile import detect_format, read_vectors, write_word2vec, write_word2vec_text

@@ -40,7 +40,13 @@ def analogy_candidates(vocabulary: list[str], bats_words: list[str], mode: str) 
 def embedding_words(vocabulary: list[str]) -> list[str]:
     """Every word a per-model run needs vectors for: the study vocabulary plus the words of BATS, the Google
     analogy set and the word-similarity sets, so later notebooks find them all in the store."""
-    from wordembed.datasets import WORD_SIMILARITY_SETS, bats_words, load_bats, load_google_analogy, load_word_similarity
+    from wordembed.datasets import (
+        WORD_SIMILARITY_SETS,
+        bats_words,
+        load_bats,
+        load_google_analogy,
+        load_word_similarity,
+    )
 
     words = set(vocabulary) | set(bats_words(load_bats()))
     google = load_google_analogy()

@@ -57,6 +57,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -118,6 +119,11 @@ class Candidates:
     @property
     def index(self) -> dict[str, int]:
         return {w: i for i, w in enumerate(self.words)}
+
+    @cached_property
+    def squared_norms(self) -> np.ndarray:
+        """1 for each candidate, 0 for a zero vector (PairDistance's ``||d - b||`` needs it)."""
+        return np.einsum("ij,ij->i", self.vectors, self.vectors)
 
     def fingerprint(self) -> str:
         """sha256 of the candidate words (newline-joined), so results say exactly which vocabulary was ranked."""
@@ -194,8 +200,7 @@ def _finish(
 
     ``excluded`` and ``answers`` are candidate columns per row, padded with -1.
     """
-    q, v = scores.shape
-    np.nan_to_num(scores, copy=False, nan=-np.inf)
+    q, v = scores.shape  # scores are finite: every solver's formula is, on finite vectors
     rows = np.arange(q)
     if excluded is not None and excluded.size:
         r = np.broadcast_to(rows[:, None], excluded.shape)
@@ -279,7 +284,7 @@ class _Scorer:
         )
         self.s = self.u @ cand.vectors.T  # (U, V) float32
         self.gram = self.u @ self.u.T
-        self.cand_sq = np.einsum("ij,ij->i", cand.vectors, cand.vectors)  # 1, or 0 for zero vectors
+        self.cand_sq = cand.squared_norms
 
     def left(self, method: str, ia: np.ndarray, iap: np.ndarray) -> np.ndarray:
         """Per train pair term L (k, V); ia/iap are rows of U."""
