@@ -6,7 +6,8 @@ Measures, in one run on this machine:
 - ``naive``: the full-matrix ``sklearn.metrics.pairwise.cosine_similarity`` + ``numpy.histogram`` of its
   strict upper triangle on 20,000 words: identical counts required, and the speed-up;
 - ``full``: the 77,503 x 384 run in a fresh process: wall time (goal <= 40 s) and peak resident memory beyond
-  the embeddings (ru_maxrss delta; goal < 2 GB).
+  the embeddings (peak ru_maxrss minus the resident size once the embeddings are made, so an upper bound;
+  tracemalloc's peak of numpy allocations too; goal < 2 GB).
 
 Vectors: ``--vectors FILE`` (word2vec/GloVe file, e.g. real MiniLM vectors exported from the store), else
 random Gaussian with a mean offset that mimics the anisotropy of real models (mean cosine ~0.3).
@@ -115,25 +116,34 @@ import numpy as np
 sys.path.insert(0, {bench_dir!r})
 from allpairs import make_vectors
 from wordembed.analyses.allpairs import all_pairs_distribution
-all_pairs_distribution(np.ones((3, 2), np.float32) + np.eye(3, 2, dtype=np.float32))  # compile / load kernels
+all_pairs_distribution(np.ones((3, 2), np.float32) + np.eye(3, 2, dtype=np.float32), device={device!r})  # warm up
 x = make_vectors({n}, {d}, seed=1, vectors={vectors!r})
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open("/proc/self/statm") as f:  # resident now, embeddings included (KiB, like ru_maxrss)
+    base = int(f.read().split()[1]) * resource.getpagesize() // 1024
 tracemalloc.start()
 t = time.perf_counter()
-dist = all_pairs_distribution(x, block_rows={br}, block_cols={bc})
+dist = all_pairs_distribution(x, block_rows={br}, block_cols={bc}, device={device!r})
 seconds = time.perf_counter() - t
 _, traced_peak = tracemalloc.get_traced_memory()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"words": {n}, "dims": {d}, "pairs": dist.n_pairs, "seconds": seconds,
+print(json.dumps({{"device": {device!r} or "numpy", "words": {n}, "dims": {d}, "pairs": dist.n_pairs, "seconds": seconds,
     "pairs_per_s": dist.n_pairs / seconds, "embeddings_bytes": x.nbytes,
     "peak_rss_delta_bytes": (peak - base) * 1024, "tracemalloc_peak_bytes": traced_peak,
     "mean": dist.mean, "std": dist.std, "median": dist.quantile(0.5)}}))
 """
 
 
-def bench_full(n: int, d: int, br: int, bc: int, vectors: str | None) -> dict:
+def bench_full(
+    n: int, d: int, br: int | None, bc: int | None, vectors: str | None, device: str | None
+) -> dict:
     code = FULL_CHILD.format(
-        bench_dir=os.path.dirname(os.path.abspath(__file__)), n=n, d=d, br=br, bc=bc, vectors=vectors
+        bench_dir=os.path.dirname(os.path.abspath(__file__)),
+        n=n,
+        d=d,
+        br=br,
+        bc=bc,
+        vectors=vectors,
+        device=device,
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -154,6 +164,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--vectors", default=None)
     ap.add_argument("--skip-full", action="store_true")
+    ap.add_argument("--device", default=None, help="torch device for the full run (e.g. cuda); default numpy")
     args = ap.parse_args()
 
     from wordembed.analyses import allpairs
@@ -180,7 +191,8 @@ def main() -> None:
         "naive": naive,
     }
     if not args.skip_full:
-        result["full"] = bench_full(args.full_words, args.dims, br, bc, args.vectors)
+        full_br, full_bc = (args.block_rows, args.block_cols) if args.device else (br, bc)
+        result["full"] = bench_full(args.full_words, args.dims, full_br, full_bc, args.vectors, args.device)
     result["machine"]["load_avg_1min_at_end"] = os.getloadavg()[0]
     result["machine"]["maxrss_parent_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps(result, indent=2))

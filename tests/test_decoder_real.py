@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+
 from wordembed.models.fetch import resolve_artifact
 from wordembed.models.registry import load_encoder
 from wordembed.models.spec import load_spec

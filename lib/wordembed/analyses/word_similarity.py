@@ -143,5 +143,11 @@ def evaluate_word_similarity(
         rows.append(row)
         tables.append(table)
     pairs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    setup = {"model": embeddings.model, "lowercase": lowercase, "n_boot": n_boot, "seed": seed, "benchmarks": list(benchmarks)}
+    setup = {
+        "model": embeddings.model,
+        "lowercase": lowercase,
+        "n_boot": n_boot,
+        "seed": seed,
+        "benchmarks": list(benchmarks),
+    }
     return WordSimilarityResult(pd.DataFrame(rows), pairs, setup)

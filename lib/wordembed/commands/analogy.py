@@ -55,7 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     ws.add_argument("--model", required=True, help="model key, model YAML, or word2vec/GloVe vector file")
     ws.add_argument("--sets", nargs="+", default=None, help="benchmarks (default: all)")
-    ws.add_argument("--lowercase", action="store_true", help="look words up in lower case (GloVe-style vocabularies)")
+    ws.add_argument(
+        "--lowercase", action="store_true", help="look words up in lower case (GloVe-style vocabularies)"
+    )
     ws.add_argument("--n-boot", type=int, default=1000)
     ws.add_argument("--seed", type=int, default=0)
     ws.add_argument("--device", default=None)
@@ -64,7 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(text).stem if Path(text).suffix else text).strip("_") or "model"
+    return (
+        re.sub(r"[^A-Za-z0-9._-]+", "_", Path(text).stem if Path(text).suffix else text).strip("_") or "model"
+    )
 
 
 def _out_dir(args: argparse.Namespace, kind: str, suffix: str = "") -> Path:
@@ -92,7 +96,9 @@ def _analogy(args: argparse.Namespace) -> int:
         methods = args.method or ["3CosAdd", "3CosMul"]
         bad = [m for m in methods if m not in GOOGLE_METHODS]
         if bad:
-            raise ParameterError(f"--method {' '.join(bad)} not available for Google; valid: {', '.join(GOOGLE_METHODS)}")
+            raise ParameterError(
+                f"--method {' '.join(bad)} not available for Google; valid: {', '.join(GOOGLE_METHODS)}"
+            )
     if args.vocab:
         vocab_name = args.vocab
         words = sorted(set(load_vocabulary(args.vocab)) | set(data_words))
@@ -115,7 +121,13 @@ def _analogy(args: argparse.Namespace) -> int:
         )
     else:
         result = solve_google(
-            emb, questions, methods=methods, candidates=cand, exclude_question_words=exclude, n_boot=args.n_boot, seed=args.seed
+            emb,
+            questions,
+            methods=methods,
+            candidates=cand,
+            exclude_question_words=exclude,
+            n_boot=args.n_boot,
+            seed=args.seed,
         )
     out = _out_dir(args, "analogy", f"-{args.dataset}")
     for name, table in result.tables().items():

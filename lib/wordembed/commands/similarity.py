@@ -99,6 +99,15 @@ def _coverage(emb: Embeddings) -> dict[str, Any]:
     }
 
 
+def _products_device(device: str | None) -> str | None:
+    """CUDA (asked for, or present when no device is named) runs the products in torch; else numpy's BLAS."""
+    if device is not None:
+        return device if device.startswith("cuda") else None
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else None
+
+
 def run_similarity(args: argparse.Namespace) -> int:
     from wordembed.analyses.allpairs import all_pairs_distribution, sampled_pairs_distribution
     from wordembed.datasets import load_vocabulary
@@ -109,7 +118,9 @@ def run_similarity(args: argparse.Namespace) -> int:
     if args.sample is not None:
         dist = sampled_pairs_distribution(emb, args.sample, seed=args.seed, bins=args.bins)
     else:
-        dist = all_pairs_distribution(emb, bins=args.bins, device=args.device, progress=not args.no_progress)
+        dist = all_pairs_distribution(
+            emb, bins=args.bins, device=_products_device(args.device), progress=not args.no_progress
+        )
     out = _output_dir(args, "similarity")
     write_table(out, "similarity_histogram", dist.to_frame())
     metrics = (
