@@ -6,8 +6,8 @@ Measures, in one run on this machine:
 - ``naive``: the full-matrix ``sklearn.metrics.pairwise.cosine_similarity`` + ``numpy.histogram`` of its
   strict upper triangle on 20,000 words: identical counts required, and the speed-up;
 - ``full``: the 77,503 x 384 run in a fresh process: wall time (goal <= 40 s) and peak resident memory beyond
-  the embeddings (peak ru_maxrss minus the resident size once the embeddings are made, so an upper bound;
-  tracemalloc's peak of numpy allocations too; goal < 2 GB).
+  the embeddings (VmHWM, reset once the embeddings are made, minus the resident size then; tracemalloc's peak
+  of numpy allocations too; goal < 2 GB).
 
 Vectors: ``--vectors FILE`` (word2vec/GloVe file, e.g. real MiniLM vectors exported from the store), else
 random Gaussian with a mean offset that mimics the anisotropy of real models (mean cosine ~0.3).
@@ -111,21 +111,28 @@ def bench_naive(x: np.ndarray, dist) -> dict:
 
 
 FULL_CHILD = r"""
-import json, resource, sys, time, tracemalloc
+import json, sys, time, tracemalloc
 import numpy as np
 sys.path.insert(0, {bench_dir!r})
 from allpairs import make_vectors
 from wordembed.analyses.allpairs import all_pairs_distribution
 all_pairs_distribution(np.ones((3, 2), np.float32) + np.eye(3, 2, dtype=np.float32), device={device!r})  # warm up
 x = make_vectors({n}, {d}, seed=1, vectors={vectors!r})
-with open("/proc/self/statm") as f:  # resident now, embeddings included (KiB, like ru_maxrss)
-    base = int(f.read().split()[1]) * resource.getpagesize() // 1024
+def status_kib(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+try:  # reset the high-water mark (VmHWM), so the peak is this run's (ru_maxrss keeps the parent's at exec)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+except OSError:
+    pass
+base = status_kib("VmRSS")  # resident now, embeddings included
 tracemalloc.start()
 t = time.perf_counter()
 dist = all_pairs_distribution(x, block_rows={br}, block_cols={bc}, device={device!r})
 seconds = time.perf_counter() - t
 _, traced_peak = tracemalloc.get_traced_memory()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status_kib("VmHWM")
 print(json.dumps({{"device": {device!r} or "numpy", "words": {n}, "dims": {d}, "pairs": dist.n_pairs, "seconds": seconds,
     "pairs_per_s": dist.n_pairs / seconds, "embeddings_bytes": x.nbytes,
     "peak_rss_delta_bytes": (peak - base) * 1024, "tracemalloc_peak_bytes": traced_peak,

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+
 from wordembed.analyses.agreement import (
     cka_interval,
     knn_indices,

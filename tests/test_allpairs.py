@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
+
 from wordembed.analyses import allpairs
 from wordembed.analyses.allpairs import (
     all_pairs_distribution,
@@ -90,6 +91,11 @@ def test_exact_cosines_on_bin_edges(engine, bins):
     assert set(np.unique(upper)) == {-1.0, -0.5, 0.0, 0.5, 1.0}  # every cosine is an edge when bins=4
     got = all_pairs_distribution(x, bins=bins, block_rows=5, block_cols=7, engine=engine)
     assert np.array_equal(got.counts, expected)
+    for threads in (1, 3):  # one worker, and more workers than cores
+        other = all_pairs_distribution(
+            x, bins=bins, block_rows=5, block_cols=7, engine=engine, threads=threads
+        )
+        assert np.array_equal(other.counts, expected) and other.mean == pytest.approx(got.mean, abs=1e-15)
     assert got.counts[-1] == np.sum(upper == 1.0) + (np.sum(upper == 0.5) if bins == 4 else 0)
     assert got.counts[0] == np.sum(upper == -1.0)
     assert got.n_pairs == len(x) * (len(x) - 1) // 2
@@ -236,3 +242,18 @@ def test_similarity_command_writes_histogram_and_metrics(tmp_path):
     s = read_metrics(tmp_path / "s")["similarity"]
     assert s["mode"] == "sampled" and s["n_pairs"] == 5000 and s["abtt"] == 1 and len(s["mean_ci"]) == 2
     assert main([*args, "--abtt", "-1"]) == 2  # a clear error, not a traceback
+
+
+def test_threaded_binning_of_large_blocks_with_offsets():
+    rng = np.random.default_rng(11)
+    block = np.clip(rng.normal(0.3, 0.2, size=(700, 500)), -1.2, 1.2).astype(np.float32)
+    block[::7, ::5] = histogram_edges(2000)[rng.integers(0, 2001, size=block[::7, ::5].shape)]
+    edges = histogram_edges(2000)
+    for offset in (None, 0, 123, -50):
+        counts, sums = np.zeros(2000, np.int64), np.zeros(2)
+        bin_block(block, edges, counts, sums, offset=offset, threads=3)
+        rows, cols = np.indices(block.shape)
+        keep = np.ones(block.shape, bool) if offset is None else cols + offset > rows
+        v = np.clip(block[keep], -1, 1)
+        assert np.array_equal(counts, np.histogram(v, bins=2000, range=(-1, 1))[0]), offset
+        assert sums[0] == pytest.approx(v.astype(np.float64).sum(), rel=1e-12)

@@ -17,6 +17,7 @@ from wordembed.analyses.analogy import (
     EPSILON,
     METHODS,
     Candidates,
+    fit_logistic_folds,
     seeded_noise,
     solve_bats,
     solve_google,
@@ -217,11 +218,20 @@ def test_pairwise_ranks_equal_a_plain_reference(method):
     assert 0 < res.questions.correct.sum() < len(got)
 
 
-def test_set_solvers_equal_a_plain_reference():
+@pytest.mark.parametrize("solver", ["newton", "liblinear"])
+def test_set_solvers_equal_a_plain_reference(solver):
     emb, rel = random_setup(seed=3)
     cand = Candidates.from_embeddings(emb, emb.words)
     noise = seeded_noise(len(cand.words), seed=5)
-    res = solve_bats(emb, [rel], methods=["3CosAvg", "LRCos"], candidates=cand, n_boot=0, lrcos_noise=noise)
+    res = solve_bats(
+        emb,
+        [rel],
+        methods=["3CosAvg", "LRCos"],
+        candidates=cand,
+        n_boot=0,
+        lrcos_noise=noise,
+        lrcos_solver=solver,
+    )
     vec = {w: unit(emb.vectors[emb.index[w]]) for w in emb.words}
     col = cand.index
     c = cand.vectors.astype(np.float64)
@@ -243,6 +253,17 @@ def test_set_solvers_equal_a_plain_reference():
             expected.append(reference_rank(scores, {col[w] for w in b_ans}, {col[b]}))
         got = res.questions.loc[res.questions.method == method, "rank"].to_numpy()
         np.testing.assert_array_equal(got, np.array(expected, dtype=float))
+
+
+def test_batched_newton_logistic_equals_liblinear():
+    rng = np.random.default_rng(11)
+    xs = [rng.normal(size=(n, 6)) + 0.3 for n in (40, 55, 31)]
+    ys = [(x[:, 0] + rng.normal(size=len(x)) > 0.6).astype(float) for x in xs]
+    coefs, intercepts = fit_logistic_folds(xs, ys, c=1.0)
+    for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        ref = LogisticRegression(solver="liblinear", class_weight="balanced", C=1.0, tol=1e-10).fit(x, y)
+        np.testing.assert_allclose(coefs[k], ref.coef_[0], atol=1e-6)
+        assert intercepts[k] == pytest.approx(ref.intercept_[0], abs=1e-6)
 
 
 def test_summary_tables_and_metrics():

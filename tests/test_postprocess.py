@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
+
 from wordembed.analyses.allpairs import mean_pair_cosine
 from wordembed.analyses.postprocess import all_but_the_top, center, postprocess, top_directions
 from wordembed.embeddings import Embeddings

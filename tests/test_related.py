@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
+
 from wordembed.analyses.related import auroc_from_placements, related_similarity
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError

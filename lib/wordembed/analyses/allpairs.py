@@ -13,16 +13,19 @@ float32 cosines, ties on edges included. The rows are normalised by ``sklearn.pr
 products are numpy's BLAS, so the cosines are bit-identical to ``sklearn.metrics.pairwise.cosine_similarity``
 of the same vectors (checked by ``benchmarks/allpairs.py``).
 
-Speed: the binning is one fused, multithreaded pass (numba, if installed; numpy otherwise), so the pipeline is
-bound by the matrix products. ``device="cuda"`` runs the same algorithm in torch on a GPU (``device="cpu"``
+Speed: one worker thread per core takes the next block, multiplies it (single-threaded BLAS) and bins it in
+one fused pass (numba, if installed; numpy otherwise), so the pipeline is bound by the matrix products. ``device="cuda"`` runs the same algorithm in torch on a GPU (``device="cpu"``
 runs the torch path on the CPU, which is how it is tested).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +45,6 @@ DEFAULT_QUANTILES = (0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999)
 
 try:  # numba is optional: a fused binning pass; the numpy fallback gives the same counts, slower
     import numba as _numba
-    from numba import get_num_threads as _get_num_threads
-    from numba import prange as _prange
 except ImportError:  # pragma: no cover - exercised where numba is absent
     _numba = None
 
@@ -53,6 +54,14 @@ def histogram_edges(bins: int = DEFAULT_BINS) -> np.ndarray:
     if int(bins) < 1:
         raise ParameterError(f"bins must be a positive integer, got {bins!r}")
     return np.histogram_bin_edges(np.zeros(1, dtype=np.float32), bins=int(bins), range=(-1.0, 1.0))
+
+
+def default_threads() -> int:
+    """Cores this process may use (the binning runs one thread per core)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -86,58 +95,77 @@ def _bin_block_numpy(
 
 if _numba is not None:
 
-    def _bin_block_kernel(block, offset, edges, counts, sums, ntasks):  # pragma: no cover - compiled
-        # The index estimate may be off by one under fastmath; the comparisons with the edges make it exact.
-        # Four interleaved sub-histograms: repeated hits on one bin do not wait on each other's stores.
-        # Many small tasks (handed out one at a time) keep both cores busy when other jobs share them.
+    @_numba.njit(fastmath={"reassoc", "contract"}, cache=True, boundscheck=False, nogil=True)
+    def _bin_rows_numba(block, offset, edges, counts, sums, start, step):  # pragma: no cover - compiled
+        """Rows start, start+step, ... of a block; releases the GIL, so one thread per core runs it.
+
+        Pass 1 (vectorised): clip, float64 sums, bin estimate. Pass 2: correct the estimate against the
+        edges (so it is exact even though fastmath may move it by one) and count. Four interleaved
+        sub-histograms: repeated hits on one bin do not wait on each other's stores. (numba's own prange
+        compiled this 5x slower than one plain thread, so threads are started from Python instead.)
+        """
         nb = edges.size - 1
         nrows, ncols = block.shape
-        local = np.zeros((ntasks, 4, nb), np.int64)
-        s1 = np.zeros(ntasks)
-        s2 = np.zeros(ntasks)
+        hist = np.zeros((4, nb), np.int64)
+        buf = np.empty(ncols, np.int32)
         first = edges[0]
         scale = np.float32(nb) / (edges[nb] - edges[0])
         one = np.float32(1.0)
-        for t in _prange(ntasks):
-            buf = np.empty(ncols, np.int32)
-            a1 = 0.0
-            a2 = 0.0
-            hist = local[t]
-            for r in range(t, nrows, ntasks):  # interleaved rows balance the triangle of a diagonal block
-                c0 = max(0, r + 1 - offset)
-                row = block[r]
-                for k in range(c0, ncols):
-                    v = min(max(row[k], -one), one)
-                    a1 += np.float64(v)
-                    a2 += np.float64(v) * np.float64(v)
-                    buf[k] = np.int32((v - first) * scale)
-                for k in range(c0, ncols):
-                    v = min(max(row[k], -one), one)
-                    i = buf[k]
-                    if i > nb - 1:
-                        i = nb - 1
-                    if i < 0:
-                        i = 0
-                    if v < edges[i]:
-                        i -= 1
-                    elif i < nb - 1 and v >= edges[i + 1]:
-                        i += 1
-                    hist[k & 3, i] += 1
-            s1[t] = a1
-            s2[t] = a2
-        for t in range(ntasks):
-            for s in range(4):
-                for i in range(nb):
-                    counts[i] += local[t, s, i]
-        sums[0] += s1.sum()
-        sums[1] += s2.sum()
+        a1 = 0.0
+        a2 = 0.0
+        for r in range(start, nrows, step):
+            c0 = max(0, r + 1 - offset)
+            row = block[r]
+            for k in range(c0, ncols):
+                v = min(max(row[k], -one), one)
+                a1 += np.float64(v)
+                a2 += np.float64(v) * np.float64(v)
+                buf[k] = np.int32((v - first) * scale)
+            for k in range(c0, ncols):
+                v = min(max(row[k], -one), one)
+                i = buf[k]
+                if i > nb - 1:
+                    i = nb - 1
+                if i < 0:
+                    i = 0
+                if v < edges[i]:
+                    i -= 1
+                elif i < nb - 1 and v >= edges[i + 1]:
+                    i += 1
+                hist[k & 3, i] += 1
+        for s in range(4):
+            for i in range(nb):
+                counts[i] += hist[s, i]
+        sums[0] += a1
+        sums[1] += a2
 
-    _JIT = {"fastmath": {"reassoc", "contract"}, "cache": True, "boundscheck": False, "nogil": True}
-    _bin_block_numba = _numba.njit(parallel=True, **_JIT)(_bin_block_kernel)
-    # Small blocks: starting threads costs more than it saves (and a lot when other jobs hold the cores).
-    _bin_block_numba_serial = _numba.njit(parallel=False, **_JIT)(_bin_block_kernel)
 
-_SERIAL_BELOW = 1 << 18
+_SERIAL_BELOW = 1 << 18  # smaller blocks: starting threads costs more than it saves
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None or _POOL._max_workers < threads:
+        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wordembed-bin")
+    return _POOL
+
+
+def _bin_block_threads(block, offset, edges, counts, sums, threads: int) -> None:
+    """Rows interleaved over threads (balancing a diagonal block's triangle), each with its own counts."""
+    if threads <= 1 or block.size < _SERIAL_BELOW:
+        _bin_rows_numba(block, offset, edges, counts, sums, 0, 1)
+        return
+    parts = [(np.zeros_like(counts), np.zeros(2)) for _ in range(threads)]
+    futures = [
+        _pool(threads).submit(_bin_rows_numba, block, offset, edges, c, s, t, threads)
+        for t, (c, s) in enumerate(parts)
+    ]
+    for f in futures:
+        f.result()
+    for c, s in parts:
+        counts += c
+        sums += s
 
 
 def bin_block(
@@ -148,12 +176,14 @@ def bin_block(
     *,
     offset: int | None = None,
     engine: str = "auto",
+    threads: int | None = None,
 ) -> None:
     """Add a block of float32 cosines to ``counts`` (per bin) and ``sums`` (sum, sum of squares; float64).
 
     ``offset=None`` takes every entry. Otherwise the block is ``X[r0:r1] @ X[c0:c1].T`` with
     ``offset = c0 - r0`` and only global pairs i < j are taken: entry (r, c) when ``c + offset > r``.
     ``engine``: "numba", "numpy" or "auto" (numba when installed). Both give identical counts.
+    ``threads``: binning threads for the numba engine (default: the cores this process may use).
     """
     block = np.ascontiguousarray(block, dtype=np.float32)
     if block.ndim == 1:
@@ -165,15 +195,7 @@ def bin_block(
     if engine == "numba":
         if _numba is None:
             raise ParameterError("engine='numba' needs the numba package (pip install numba)")
-        if block.size < _SERIAL_BELOW:
-            _bin_block_numba_serial(block, off, edges, counts, sums, 1)
-            return
-        ntasks = max(1, min(block.shape[0], 8 * _get_num_threads()))
-        previous = _numba.set_parallel_chunksize(1)
-        try:
-            _bin_block_numba(block, off, edges, counts, sums, ntasks)
-        finally:
-            _numba.set_parallel_chunksize(previous)
+        _bin_block_threads(block, off, edges, counts, sums, threads or default_threads())
     elif engine == "numpy":
         _bin_block_numpy(block, off, edges, counts, sums)
     else:
@@ -294,13 +316,15 @@ def all_pairs_distribution(
     block_cols: int | None = None,
     device: str | None = None,
     engine: str = "auto",
+    threads: int | None = None,
     progress: bool = False,
 ) -> SimilarityDistribution:
     """Exact histogram, mean and std of the cosine of every unordered pair i < j of rows of ``vectors``.
 
     ``device=None`` uses numpy's BLAS and the fused binning (``engine``); a torch device ("cuda", "cpu") runs
     the torch implementation there. Memory beyond the normalised copy of the vectors is one
-    ``block_rows x block_cols`` float32 block (default 2048 x 8192, 64 MB; 8192 x 32768 on CUDA).
+    ``block_rows x block_cols`` float32 block per thread (default 2048 x 8192, 64 MB; 8192 x 32768 on CUDA);
+    ``threads`` workers (default: the cores this process may use) each multiply and bin whole blocks.
     """
     on_gpu = device is not None and str(device).startswith("cuda")
     block_rows = block_rows or (CUDA_BLOCK_ROWS if on_gpu else DEFAULT_BLOCK_ROWS)
@@ -319,7 +343,9 @@ def all_pairs_distribution(
     if device is not None:
         _all_pairs_torch(xn, edges, counts, sums, block_rows, block_cols, device, progress)
     else:
-        _all_pairs_numpy(xn, edges, counts, sums, block_rows, block_cols, engine, progress)
+        _all_pairs_numpy(
+            xn, edges, counts, sums, block_rows, block_cols, engine, progress, threads or default_threads()
+        )
     n_pairs = n * (n - 1) // 2
     return _finish(
         edges,
@@ -354,20 +380,46 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="pair", unit_scale=True, disable=not enabled, desc="all pairs")
 
 
-def _all_pairs_numpy(xn, edges, counts, sums, block_rows, block_cols, engine, progress) -> None:
+def _all_pairs_numpy(xn, edges, counts, sums, block_rows, block_cols, engine, progress, threads) -> None:
+    """Workers each take the next block, multiply it with single-threaded BLAS and bin it.
+
+    Coarse-grained threads rather than multithreaded BLAS followed by multithreaded binning: OpenBLAS's
+    threads keep spinning for a while after each product and took half the cores from the binning that
+    followed (measured: binning at 350 instead of 560 Mpairs/s). One BLAS thread per worker has no such
+    hand-over, and the products are the same numbers (BLAS threads split rows and columns, never the sum).
+    """
     n = xn.shape[0]
-    buffers: dict[tuple[int, int], np.ndarray] = {}
+    blocks = iter(upper_blocks(n, block_rows, block_cols))
+    workers = max(1, int(threads))
+    parts = [(np.zeros_like(counts), np.zeros(2)) for _ in range(workers)]
+    lock = threading.Lock()
     with _progress(n * (n - 1) // 2, progress) as bar:
-        for r0, r1, c0, c1 in upper_blocks(n, block_rows, block_cols):
-            shape = (r1 - r0, c1 - c0)
-            out = buffers.get(shape)
-            if out is None:
-                out = buffers[shape] = np.empty(shape, dtype=np.float32)
-            # A square diagonal block goes to SYRK (numpy's choice for a @ a.T), the rest to GEMM: the
-            # element values are the same either way (checked against the full matrix in the benchmark).
-            np.matmul(xn[r0:r1], xn[c0:c1].T, out=out)
-            bin_block(out, edges, counts, sums, offset=c0 - r0, engine=engine)
-            bar.update(_pairs_in_block(r0, r1, c0, c1))
+
+        def work(k: int) -> None:
+            part_counts, part_sums = parts[k]
+            flat = np.empty(min(block_rows, n) * min(block_cols, n), dtype=np.float32)  # one block's memory
+            while True:
+                with lock:
+                    block = next(blocks, None)
+                if block is None:
+                    return
+                r0, r1, c0, c1 = block
+                out = flat[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
+                np.matmul(xn[r0:r1], xn[c0:c1].T, out=out)
+                bin_block(out, edges, part_counts, part_sums, offset=c0 - r0, engine=engine, threads=1)
+                with lock:
+                    bar.update(_pairs_in_block(r0, r1, c0, c1))
+
+        if workers == 1:
+            work(0)
+        else:
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+                list(pool.map(work, range(workers)))  # re-raises a worker's error
+    for part_counts, part_sums in parts:
+        counts += part_counts
+        sums += part_sums
 
 
 def _pairs_in_block(r0: int, r1: int, c0: int, c1: int) -> int:

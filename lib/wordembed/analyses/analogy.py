@@ -19,7 +19,8 @@ Solvers (all on unit-length vectors; ``d`` runs over the candidate vocabulary, `
 - ``LRCos``: ``argmax P(d in target class) * cos(d, b)`` where ``P`` is a logistic regression (liblinear,
   balanced class weights, C = 1) fitted, for each test pair, on the other pairs' answers (label 1) against
   their sources repeated four times and as many random candidate words (label 0), exactly vecto's
-  ``gen_vec_single`` recipe.
+  ``gen_vec_single`` recipe. The random words come from ``lrcos_noise`` (default :func:`seeded_noise`:
+  reproducible per seed, relation and fold); vecto draws them with Python's unseeded ``random.choice``.
 
 Questions. The pair-wise solvers (3CosAdd, 3CosMul, PairDistance, SimilarToB) ask every ordered pair of distinct
 pairs of a relation: 50 x 49 = 2,450 questions per BATS relation. The set-based ones (3CosAvg, LRCos) ask one
@@ -43,10 +44,15 @@ Ranks: the rank of a question is 1 + the number of (non-excluded) candidates sco
 best-scoring correct answer (ties favour the answer); it is undefined (NaN, reciprocal rank 0) for uncovered
 questions or when every answer is excluded. Accuracy is rank == 1, top-5 is rank <= 5, MRR the mean of 1/rank.
 
+Google set: ``a b c d`` is ``a : a' :: b : b'`` with the single answer ``d``; excluded are ``a``, ``b``, ``c``
+(gensim's and word2vec's rule, the same as ours). Each section is pairs crossed with each other, so it is
+solved like a BATS relation on the grid of its pairs and the asked questions are read off the grid.
+
 Speed: a relation's distinct words ``U`` (about 100) are scored against all candidates once,
 ``S = U @ C.T``; every question's scores are rows of ``S`` combined by broadcasting (3CosAdd ranks like
-``S[a'] - S[a] + S[b]`` since candidates are unit vectors), in blocks of questions that bound memory. No
-Python loop runs over questions; LRCos loops over its training folds (one fit each) only.
+``S[a'] - S[a] + S[b]`` since candidates are unit vectors), in blocks of questions that bound memory. Ranks are
+counted (one comparison pass), so no sort or top-k selection is needed. No Python loop runs over questions;
+LRCos loops over its training folds (one fit each) only.
 
 Confidence intervals are percentile bootstraps over questions (questions of one relation share pairs, so
 these intervals are somewhat narrow; the relation-level table lets a reader bootstrap relations instead).
@@ -72,6 +78,7 @@ SET_METHODS: tuple[str, ...] = ("3CosAvg", "LRCos")
 METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "3CosAvg", "LRCos", "SimilarToB")
 GOOGLE_METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "SimilarToB")
 ANSWER_RULES: tuple[str, ...] = ("first_present", "first")
+LRCOS_SOLVERS: tuple[str, ...] = ("newton", "liblinear")
 EPSILON = 0.001
 TOP_K = 5
 LRCOS_SOURCE_REPEATS = 4
@@ -119,6 +126,11 @@ class Candidates:
     @cached_property
     def index(self) -> dict[str, int]:
         return {w: i for i, w in enumerate(self.words)}
+
+    @cached_property
+    def vectors64(self) -> np.ndarray:
+        """float64 copy for LRCos's class probabilities (one BLAS product, no mixed-precision cast per call)."""
+        return self.vectors.astype(np.float64)
 
     @cached_property
     def squared_norms(self) -> np.ndarray:
@@ -424,6 +436,7 @@ def _set_relation(
     exclude: bool,
     relation_id: str,
     noise: NoiseSampler,
+    lrcos_solver: str = "newton",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One question per test pair j, trained on all other pairs: (train=-1, test, covered, rank, prediction)."""
     n = table.n
@@ -448,7 +461,7 @@ def _set_relation(
         left = (total[None, :] - own[tj]) / n_other[tj][:, None]
         scores = (left + right).astype(np.float32)
     elif method == "LRCos":
-        scores = _lrcos_scores(table, scorer, cand, tj, relation_id, noise) * right
+        scores = _lrcos_scores(table, scorer, cand, tj, relation_id, noise, lrcos_solver) * right
     else:
         raise ParameterError(f"method {method!r} is not a set-based solver; valid: {', '.join(SET_METHODS)}")
     excluded = table.src_col[tj][:, None] if exclude else None
@@ -465,28 +478,89 @@ def _lrcos_scores(
     folds: np.ndarray,
     relation_id: str,
     noise: NoiseSampler,
+    solver: str = "newton",
 ) -> np.ndarray:
     """P(target class | d) for every candidate d, one logistic regression per test pair (fold)."""
     from scipy.special import expit
-    from sklearn.linear_model import LogisticRegression
 
     n = table.n
     u = scorer.u
-    coefs = np.zeros((folds.size, u.shape[1]))
-    intercepts = np.zeros(folds.size)
-    for k, j in enumerate(folds):  # one fit per fold: the training sets differ
+    xs, ys = [], []
+    for j in folds:  # the folds' training sets (small: about 300 x dims each)
         others = np.arange(n) != j
         pos = u[table.ans_u[others & (table.ans_u >= 0)]]
         src = u[table.src_u[others & (table.src_u >= 0)]]
         noise_rows = np.asarray(noise(relation_id, int(j), len(src)), dtype=np.int64)
-        x = np.concatenate([pos, *([src] * LRCOS_SOURCE_REPEATS), cand.vectors[noise_rows]])
-        y = np.concatenate([np.ones(len(pos)), np.zeros(len(x) - len(pos))])
-        model = LogisticRegression(solver="liblinear", class_weight="balanced", C=1.0)
-        model.fit(x, y)
-        coefs[k] = model.coef_[0]
-        intercepts[k] = model.intercept_[0]
-    logits = cand.vectors @ coefs.T + intercepts[None, :]  # (V, J) float64
-    return expit(logits).T
+        xs.append(np.concatenate([pos, *([src] * LRCOS_SOURCE_REPEATS), cand.vectors[noise_rows]]))
+        ys.append(np.concatenate([np.ones(len(pos)), np.zeros(len(xs[-1]) - len(pos))]))
+    if solver == "newton":
+        coefs, intercepts = fit_logistic_folds(xs, ys, c=1.0)
+    elif solver == "liblinear":
+        from sklearn.linear_model import LogisticRegression
+
+        coefs = np.zeros((folds.size, u.shape[1]))
+        intercepts = np.zeros(folds.size)
+        for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
+            model = LogisticRegression(solver="liblinear", class_weight="balanced", C=1.0).fit(x, y)
+            coefs[k], intercepts[k] = model.coef_[0], model.intercept_[0]
+    else:
+        raise ParameterError(f"lrcos_solver={solver!r}; valid: {', '.join(LRCOS_SOLVERS)}")
+    logits = coefs @ cand.vectors64.T  # (J, V) float64, as scikit-learn's predict_proba computes it
+    logits += intercepts[:, None]
+    return expit(logits, out=logits)
+
+
+def fit_logistic_folds(
+    xs: Sequence[np.ndarray],
+    ys: Sequence[np.ndarray],
+    *,
+    c: float = 1.0,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Many small L2 logistic regressions at once, each at its exact optimum (batched Newton's method).
+
+    The objective is liblinear's, which scikit-learn's ``LogisticRegression(solver="liblinear",
+    class_weight="balanced", C=c)`` minimises: ``0.5 |[w, b]|^2 + c * sum_i weight(y_i) log(1 + exp(-y'_i
+    ([w, b] . [x_i, 1])))`` with ``y' = +-1``, balanced class weights ``n / (2 n_class)`` and the intercept
+    penalised like a weight (``intercept_scaling=1``). liblinear stops at a tolerance; this converges to the
+    gradient norm ``tol``, so the two agree to liblinear's tolerance. One fit per LRCos fold costs vecto a
+    liblinear call; here all of a relation's folds are one sequence of batched (D+1)-square solves.
+    Returns ``(coefs (F, D), intercepts (F,))``.
+    """
+    from scipy.special import expit
+
+    f = len(xs)
+    d = xs[0].shape[1] + 1
+    m = max(len(x) for x in xs)
+    x = np.zeros((f, m, d))
+    yy = np.zeros((f, m))
+    sw = np.zeros((f, m))  # sample weight c * class weight; 0 pads the shorter folds
+    for k, (xk, yk) in enumerate(zip(xs, ys, strict=True)):
+        x[k, : len(xk), :-1] = xk
+        x[k, : len(xk), -1] = 1.0
+        yk = np.asarray(yk)
+        yy[k, : len(yk)] = np.where(yk > 0, 1.0, -1.0)
+        n_pos, n_neg = int((yk > 0).sum()), int((yk <= 0).sum())
+        if n_pos == 0 or n_neg == 0:
+            raise ParameterError("LRCos: a training fold needs both positive and negative words")
+        sw[k, : len(yk)] = c * np.where(yk > 0, len(yk) / (2 * n_pos), len(yk) / (2 * n_neg))
+    w = np.zeros((f, d))
+    eye = np.eye(d)
+    xt = x.transpose(0, 2, 1).copy()
+    for _ in range(max_iter):
+        margin = yy * (x @ w[:, :, None])[:, :, 0]
+        p = expit(margin)
+        grad = w + (((sw * (p - 1.0) * yy)[:, None, :]) @ x)[:, 0, :]
+        if np.abs(grad).max() < tol:
+            break
+        hess = eye + xt @ (x * (sw * p * (1.0 - p))[:, :, None])
+        w = w - np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+    else:
+        raise ArithmeticError(
+            f"LRCos: Newton's method did not converge in {max_iter} steps (gradient {np.abs(grad).max():.2e})"
+        )
+    return w[:, :-1], w[:, -1]
 
 
 def seeded_noise(candidates: int, seed: int = 0) -> NoiseSampler:
@@ -511,11 +585,13 @@ def solve_bats(
     n_boot: int = DEFAULT_REPLICATES,
     seed: int = 0,
     lrcos_noise: NoiseSampler | None = None,
+    lrcos_solver: str = "newton",
 ) -> AnalogyResult:
     """Solve every BATS question with each method; see the module docstring for every convention.
 
     ``candidates``: words that may be answered (``None``: :func:`default_candidates`); words the model lacks
-    are dropped and counted in ``setup['candidates']``.
+    are dropped and counted in ``setup['candidates']``. ``lrcos_solver``: ``"newton"`` (batched, exact
+    optimum, see :func:`fit_logistic_folds`) or ``"liblinear"`` (scikit-learn, one fit per fold, as vecto).
     """
     methods = _check_methods(methods, METHODS)
     _check_rule(answer_rule)
@@ -532,7 +608,9 @@ def solve_bats(
         )
         for method in methods:
             if method in SET_METHODS:
-                out = _set_relation(method, table, scorer, cand, exclude_question_words, rel.id, noise)
+                out = _set_relation(
+                    method, table, scorer, cand, exclude_question_words, rel.id, noise, lrcos_solver
+                )
             else:
                 out = _pairwise_relation(method, table, scorer, exclude_question_words)
             frames.append(_question_frame(method, rel, table, cand, *out))
@@ -544,6 +622,7 @@ def solve_bats(
         "exclude_question_words": exclude_question_words,
         "answer_rule": answer_rule,
         "epsilon_3cosmul": EPSILON,
+        "lrcos_solver": lrcos_solver,
         "candidates": cand.describe(),
         "relations": len(relations),
         "n_boot": n_boot,

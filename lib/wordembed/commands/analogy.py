@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         default=None,
         choices=list(METHODS),
-        help="solvers (default: 3CosAdd 3CosMul LRCos for BATS, 3CosAdd 3CosMul for Google)",
+        metavar="METHOD",
+        help=f"solvers: {', '.join(METHODS)} (default: 3CosAdd 3CosMul LRCos for BATS, 3CosAdd 3CosMul for Google)",
     )
     parser.add_argument(
         "--vocab",
@@ -40,7 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="honest mode: a, a's answers and b stay candidates (default: excluded, as vecto does)",
     )
-    parser.add_argument("--answer-rule", choices=list(ANSWER_RULES), default="first_present")
+    parser.add_argument(
+        "--answer-rule",
+        choices=list(ANSWER_RULES),
+        default="first_present",
+        help="which listed answer of a is a': the first the model has (default) or the first listed (vecto)",
+    )
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (0: no intervals)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="torch device for model encoders")
