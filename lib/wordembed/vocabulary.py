@@ -39,7 +39,8 @@ def analogy_candidates(vocabulary: list[str], bats_words: list[str], mode: str) 
 
 def embedding_words(vocabulary: list[str]) -> list[str]:
     """Every word a per-model run needs vectors for: the study vocabulary plus the words of BATS, the Google
-    analogy set and the word-similarity sets, so later notebooks find them all in the store."""
+    analogy set and the word-similarity sets (lower-cased, as the analyses look them up), so later notebooks
+    find them all in the store."""
     from wordembed.datasets import (
         WORD_SIMILARITY_SETS,
         bats_words,
@@ -54,5 +55,5 @@ def embedding_words(vocabulary: list[str]) -> list[str]:
         words |= set(google[column])
     for name in WORD_SIMILARITY_SETS:
         table = load_word_similarity(name)
-        words |= set(table["word1"]) | set(table["word2"])
+        words |= {w.lower() for w in table["word1"]} | {w.lower() for w in table["word2"]}
     return sorted(w for w in words if w)
