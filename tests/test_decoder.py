@@ -399,3 +399,22 @@ def test_word_tokens_are_located_exactly(tiny, kind, prompt):
         rest = [t for j, t in enumerate(row) if j not in pos]
         assert word not in tok.decode(rest[1:])
     assert len(positions[2]) > 1  # the long word spans several tokens in both tokenizers
+
+
+@pytest.mark.parametrize(("layer", "expected_runs"), [(1, 2), ("middle", 3), (-1, 4), (4, 4)])
+def test_only_the_needed_layers_run(tiny, layer, expected_runs):
+    """A middle-layer vector needs the layers up to it (plus one, so the final norm misses it): no more."""
+    enc = _encoder(tiny, layer=layer)
+    enc.load()
+    base = enc.model.model
+    calls = []
+    hooks = [m.register_forward_hook(lambda *_, i=i: calls.append(i)) for i, m in enumerate(base.layers)]
+    try:
+        vectors, _ = enc.encode(["cat"])
+    finally:
+        for h in hooks:
+            h.remove()
+    assert sorted(set(calls)) == list(range(expected_runs))
+    assert len(base.layers) == 4  # restored after the pass
+    index = {1: 1, "middle": 2, -1: 4, 4: 4}[layer]
+    np.testing.assert_allclose(vectors[0], _reference(tiny, "cat", layer=index), rtol=1e-5, atol=1e-5)

@@ -53,12 +53,13 @@ GGUF adds quantisation noise: raw cosines are not comparable across models.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -441,7 +442,7 @@ class DecoderEncoder:
         base = getattr(self.model, self.model.base_model_prefix, self.model)
         bs = self.options["batch_size"]
         pooling = self.options["pooling"]
-        with torch.inference_mode():
+        with torch.inference_mode(), _layers_up_to(base, self.layer_index, self.num_layers):
             for lo in range(0, n, bs):
                 rows = order[lo : lo + bs]
                 width = max(len(ids[i]) for i in rows)
@@ -480,6 +481,27 @@ class DecoderEncoder:
             f"DecoderEncoder({self.key!r}, layer={self.options['layer']!r}, pooling={self.options['pooling']!r}, "
             f"prompt={self.options['prompt']!r}, bos={self.options['bos']}, dtype={self.dtype}, device={self.device})"
         )
+
+
+@contextlib.contextmanager
+def _layers_up_to(base: Any, layer_index: int | None, num_layers: int) -> Iterator[None]:
+    """Run only the decoder layers the chosen hidden state depends on.
+
+    ``hidden_states[k]`` (k < L) is the output of layer k, which later layers do not change; computing up to
+    layer k + 1 keeps it exact (the final norm lands on the last state computed, which we do not read) and
+    halves the work for the middle layer. Checked equal to the full pass in tests/test_decoder.py.
+    """
+    layers = getattr(base, "layers", None)
+    if layer_index is None or layer_index >= num_layers or layers is None or len(layers) != num_layers:
+        yield
+        return
+    import torch
+
+    base.layers = torch.nn.ModuleList(list(layers)[: layer_index + 1])
+    try:
+        yield
+    finally:
+        base.layers = layers
 
 
 def from_spec(spec: ModelSpec, artifact: Path | None, device: str | None) -> DecoderEncoder:
