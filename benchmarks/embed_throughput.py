@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from wordembed.store import EmbeddingStore
 
 GOAL = 0.95

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from wordembed.analyses.allpairs import normalize_rows, pair_cosines, random_pairs
-from wordembed.analyses.bootstrap import bootstrap_ci, bootstrap_mean_ci
+from wordembed.analyses.bootstrap import bootstrap_ci, bootstrap_mean_ci, percentile_interval
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
 
@@ -74,7 +74,7 @@ def cka_interval(
     for b in range(n_boot):
         idx = rng.integers(0, n, size=m)
         reps[b] = linear_cka(xf[idx], yf[idx])
-    lo, hi = _ci(reps, ci)
+    lo, hi = percentile_interval(reps, ci)
     centre = float(np.mean(reps[np.isfinite(reps)]))
     shrink = np.sqrt(m / n)
     return estimate + shrink * (lo - centre), estimate + shrink * (hi - centre)
@@ -173,15 +173,6 @@ def shared_pairs(
     else:
         flag = np.zeros(i.size, bool)
     return i, j, flag
-
-
-def _ci(values: np.ndarray, ci: float) -> tuple[float, float]:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return float("nan"), float("nan")
-    alpha = (1 - ci) / 2
-    lo, hi = np.quantile(values, [alpha, 1 - alpha])
-    return float(lo), float(hi)
 
 
 def model_agreement(

@@ -28,7 +28,7 @@ def bootstrap_ci(
     values = np.fromiter(
         (statistic(rng.integers(0, n, size=n)) for _ in range(n_boot)), dtype=np.float64, count=n_boot
     )
-    return _percentiles(values, ci)
+    return percentile_interval(values, ci)
 
 
 def bootstrap_mean_ci(
@@ -49,10 +49,11 @@ def bootstrap_mean_ci(
         stop = min(n_boot, start + block)
         idx = rng.integers(0, n, size=(stop - start, n))
         means[start:stop] = x[idx].mean(axis=1)
-    return _percentiles(means, ci)
+    return percentile_interval(means, ci)
 
 
-def _percentiles(values: np.ndarray, ci: float) -> tuple[float, float]:
+def percentile_interval(values: np.ndarray, ci: float) -> tuple[float, float]:
+    """The central ``ci`` percentile interval of replicate values (non-finite replicates ignored)."""
     if not 0 < ci < 1:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
     values = values[np.isfinite(values)]

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from wordembed.analyses.allpairs import normalize_rows, pair_cosines, random_pairs
-from wordembed.analyses.bootstrap import DEFAULT_REPLICATES, bootstrap_mean_ci
+from wordembed.analyses.bootstrap import DEFAULT_REPLICATES, bootstrap_mean_ci, percentile_interval
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
 
@@ -137,15 +137,6 @@ def _bootstrap(
     return auc, sep
 
 
-def _interval(values: np.ndarray, ci: float) -> tuple[float, float]:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return float("nan"), float("nan")
-    alpha = (1 - ci) / 2
-    lo, hi = np.quantile(values, [alpha, 1 - alpha])
-    return float(lo), float(hi)
-
-
 def related_similarity(
     emb: Embeddings,
     pairs: pd.DataFrame,
@@ -227,11 +218,11 @@ def related_similarity(
             _stats_record(values, level, name, rel_name, group, kind, n_asked, n_boot, seed, ci)
             | {
                 "auroc": auroc,
-                "auroc_ci_low": _interval(auc_b[:, k], ci)[0],
-                "auroc_ci_high": _interval(auc_b[:, k], ci)[1],
+                "auroc_ci_low": percentile_interval(auc_b[:, k], ci)[0],
+                "auroc_ci_high": percentile_interval(auc_b[:, k], ci)[1],
                 "separation": (values.mean() - r_mean) / r_std if r_std > 0 else float("nan"),
-                "separation_ci_low": _interval(sep_b[:, k], ci)[0],
-                "separation_ci_high": _interval(sep_b[:, k], ci)[1],
+                "separation_ci_low": percentile_interval(sep_b[:, k], ci)[0],
+                "separation_ci_high": percentile_interval(sep_b[:, k], ci)[1],
             }
         )
     records.append(_stats_record(r64, "random", "random", "", "", "", rand.size, n_boot, seed, ci))
