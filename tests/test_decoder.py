@@ -418,3 +418,14 @@ def test_only_the_needed_layers_run(tiny, layer, expected_runs):
     assert len(base.layers) == 4  # restored after the pass
     index = {1: 1, "middle": 2, -1: 4, 4: 4}[layer]
     np.testing.assert_allclose(vectors[0], _reference(tiny, LONG, layer=index), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("options", [{}, {"pooling": "last"}, {"layer": "all"}, {"layer": -1},
+                                     {"prompt": 'This word : "{word}" means in one word:"', "pooling": "prompt_last"}])
+def test_shared_prefix_cache_gives_the_full_pass_vectors(tiny, options):
+    """The prompt's common head is computed once and reused; the vectors must not change."""
+    words = ["king", LONG, "queen", "a", "cat"]
+    cached, _ = _encoder(tiny, **options).encode(words)
+    full, _ = _encoder(tiny, prefix_cache=False, **options).encode(words)
+    np.testing.assert_allclose(cached, full, rtol=1e-5, atol=1e-5)
+    assert _encoder(tiny, **options).fingerprint() == _encoder(tiny, prefix_cache=False, **options).fingerprint()

@@ -3,7 +3,7 @@
 The tokenizer is a real byte-level BPE trained here, so every word splits into known tokens (the byte
 alphabet is in the vocabulary) and the decoder backend meets the same offsets a GPT-2/Llama-3 tokenizer gives.
 Built the way tests/test_decoder.py builds its model; kept in its own module so the runner and notebook tests
-share it.
+share it. torch and transformers are imported only when a decoder is built (the static stand-in needs neither).
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 CORPUS = [
     "The word: king. The word: queen. The word: man. The word: woman.",
@@ -23,7 +20,11 @@ CORPUS = [
 ] * 20
 
 
-def tiny_tokenizer() -> PreTrainedTokenizerFast:
+def tiny_tokenizer() -> Any:
+    """A byte-level BPE trained on a few lines (a ``PreTrainedTokenizerFast``)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -39,6 +40,9 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
 
 def save_tiny_llama(folder: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2) -> int:
     """Save a random llama checkpoint (config, safetensors, tokenizer) in ``folder``; returns its parameter count."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     tok = tiny_tokenizer()
     torch.manual_seed(seed)
     config = LlamaConfig(
@@ -87,8 +91,57 @@ def write_tiny_decoder_yaml(
         "params": params,
         "dims": dims,
         "source": {"path": str(source_path)},
-        "options": {"layer": "middle", "pooling": "mean", "prompt": "The word: {word}", "bos": True,
-                    "batch_size": 256, **(options or {})},
+        "options": {
+            "layer": "middle",
+            "pooling": "mean",
+            "prompt": "The word: {word}",
+            "bos": True,
+            "batch_size": 1024,
+            **(options or {}),
+        },
+    }
+    path = root / f"{key}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def write_tiny_static_yaml(
+    root: Path,
+    words: list[str],
+    *,
+    key: str = "tiny-static",
+    dims: int = 8,
+    seed: int = 0,
+    source_path: Path | None = None,
+    options: dict[str, Any] | None = None,
+) -> Path:
+    """A classical model in an instant: seeded random vectors for ``words`` in a word2vec text file.
+
+    Embedding with it costs a file read, so runner tests can run real notebooks on two models cheaply.
+    Words outside ``words`` are missing, as for any static model. ``source_path`` overrides the artefact
+    (point it at a missing file to make the model fail).
+    """
+    import numpy as np
+
+    root.mkdir(parents=True, exist_ok=True)
+    params = None
+    if source_path is None:
+        params = len(words) * dims
+        source_path = root / f"{key}.txt"
+        vectors = np.random.default_rng(seed).standard_normal((len(words), dims)).astype(np.float32)
+        lines = [f"{len(words)} {dims}"] + [
+            w + " " + " ".join(f"{x:.6f}" for x in row) for w, row in zip(words, vectors, strict=True)
+        ]
+        source_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    spec = {
+        "key": key,
+        "role": "classical",
+        "backend": "static",
+        "description": "seeded random static vectors written by the tests",
+        "params": params,
+        "dims": dims,
+        "source": {"path": str(source_path)},
+        "options": {"format": "word2vec", **(options or {})},
     }
     path = root / f"{key}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")

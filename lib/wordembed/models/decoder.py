@@ -54,6 +54,7 @@ GGUF adds quantisation noise: raw cosines are not comparable across models.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import os
@@ -77,11 +78,12 @@ DEFAULTS: dict[str, Any] = {
     "pooling": "mean",
     "prompt": "The word: {word}",
     "bos": True,
-    "batch_size": 32,
+    "batch_size": 128,  # prompts of a single word are short: measured 2.5x faster than 32 on 2 CPU cores
     "dtype": "auto",
     "check_memory": True,
     "cache_converted": True,
     "revision": None,
+    "prefix_cache": True,
 }
 POOLINGS = ("mean", "last", "prompt_last")
 LAYER_WORDS = ("middle", "all")
@@ -442,27 +444,44 @@ class DecoderEncoder:
         base = getattr(self.model, self.model.base_model_prefix, self.model)
         bs = self.options["batch_size"]
         pooling = self.options["pooling"]
+        # Every prompt starts with the same tokens (BOS, "The word:"): run them once and reuse their keys and
+        # values, so each word costs only its own tokens (about a third of the work for one-word prompts).
+        shared = _shared_head(ids, positions) if self.options["prefix_cache"] else 0
         with torch.inference_mode(), _layers_up_to(base, self.layer_index, self.num_layers):
+            prefix_cache = None
+            if shared:
+                head = torch.tensor([ids[0][:shared]], device=self.device)
+                first = base(input_ids=head, attention_mask=torch.ones_like(head), use_cache=True)
+                prefix_cache = getattr(first, "past_key_values", None)
+                if prefix_cache is None:
+                    prefix_cache = first.cache
             for lo in range(0, n, bs):
                 rows = order[lo : lo + bs]
-                width = max(len(ids[i]) for i in rows)
+                width = max(len(ids[i]) for i in rows) - shared
                 input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                mask = torch.zeros((len(rows), shared + width), dtype=torch.long)
+                mask[:, :shared] = 1
                 weight = torch.zeros((len(rows), width), dtype=torch.float32)
                 for r, i in enumerate(rows):
-                    input_ids[r, : len(ids[i])] = torch.tensor(ids[i])
-                    mask[r, : len(ids[i])] = 1
+                    tail = ids[i][shared:]
+                    input_ids[r, : len(tail)] = torch.tensor(tail)
+                    mask[r, shared : shared + len(tail)] = 1
                     if pooling == "mean":
-                        weight[r, positions[i]] = 1.0 / len(positions[i])
+                        weight[r, [p - shared for p in positions[i]]] = 1.0 / len(positions[i])
                     elif pooling == "last":
-                        weight[r, positions[i][-1]] = 1.0
+                        weight[r, positions[i][-1] - shared] = 1.0
                     else:  # prompt_last: right padding puts the prompt's last token at len - 1
-                        weight[r, len(ids[i]) - 1] = 1.0
+                        weight[r, len(tail) - 1] = 1.0
+                kwargs: dict[str, Any] = {"use_cache": False}
+                if prefix_cache is not None:
+                    cache = copy.deepcopy(prefix_cache)
+                    cache.batch_repeat_interleave(len(rows))
+                    kwargs = {_cache_argument(base): cache, "use_cache": True}
                 hidden = base(
                     input_ids=input_ids.to(self.device),
                     attention_mask=mask.to(self.device),
                     output_hidden_states=True,
-                    use_cache=False,
+                    **kwargs,
                 ).hidden_states
                 weight = weight.to(self.device)
                 keep = (weight > 0)[..., None]
@@ -481,6 +500,23 @@ class DecoderEncoder:
             f"DecoderEncoder({self.key!r}, layer={self.options['layer']!r}, pooling={self.options['pooling']!r}, "
             f"prompt={self.options['prompt']!r}, bos={self.options['bos']}, dtype={self.dtype}, device={self.device})"
         )
+
+
+def _cache_argument(base: Any) -> str:
+    """transformers renamed ``past_key_values`` to ``cache`` (5.x); accept both generations."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def _shared_head(ids: Sequence[Sequence[int]], positions: Sequence[Sequence[int]]) -> int:
+    """Length of the token prefix every prompt shares before its word (0 when none is worth caching)."""
+    limit = min(min(p[0] for p in positions), min(len(x) for x in ids) - 1)
+    first = ids[0]
+    shared = 0
+    while shared < limit and all(x[shared] == first[shared] for x in ids):
+        shared += 1
+    return shared if shared >= 2 else 0
 
 
 @contextlib.contextmanager
