@@ -146,7 +146,7 @@ def test_a_cross_model_job_is_not_its_own_input(tmp_path: Path, kernel: FakeKern
                 "_all/05_agreement",
                 "_all/06_report",
             },
-        ),  # fmt: skip
+        ),
         ("map_words: 50", {f"{GLOVE}/01_embed", f"{STATIC}/01_embed", "_all/05_agreement", "_all/06_report"}),
     ],
 )

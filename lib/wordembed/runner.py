@@ -29,6 +29,8 @@ from wordembed.study import (
 )
 
 ALL_MODELS_DIR = "_all"
+# Cross-model notebooks that mean nothing with fewer models: skipped, not failed, when fewer succeed.
+MIN_MODELS: dict[str, int] = {"05_agreement": 2}
 
 
 @dataclass
@@ -263,12 +265,23 @@ class StudyRunner:
                 "results_dir": str(self.out_root),
             },
         )
-        upstream = sorted(self.out_root.glob("*/*/metrics.json"))
+        # Inputs: every model's results and the earlier cross-model notebooks' (never this job's own).
+        earlier = CROSS_MODEL_NOTEBOOKS[: CROSS_MODEL_NOTEBOOKS.index(notebook)]
+        upstream = sorted(
+            p
+            for p in self.out_root.glob("*/*/metrics.json")
+            if p.parent.parent.name != ALL_MODELS_DIR or p.parent.name in earlier
+        )
         job.inputs_hash = _hash_inputs(job, self._library, None, upstream)
         return job
 
     def _run_job(self, job: Job, index: int, total: int) -> JobResult:
         prefix = f"[{index}/{total}] {job.label}"
+        models = job.parameters.get("models")
+        needed = MIN_MODELS.get(job.notebook, 1)
+        if models is not None and len(models) < needed:
+            self.log(f"{prefix}: skipped (needs at least {needed} models, {len(models)} succeeded)")
+            return JobResult(job.label, "skipped", error=f"needs at least {needed} models; {len(models)} succeeded")
         if not self.force and _is_fresh(job):
             self.log(f"{prefix}: unchanged, skipped")
             return JobResult(job.label, "skipped", output=str(job.output_path))
@@ -314,9 +327,10 @@ class StudyRunner:
                 else:
                     result = self._run_job(job, index, total)
                 report.results.append(result)
+                if result.status == "failed":
+                    failed.append(f"{key} ({notebook}): {result.error}")
                 if result.status in ("failed", "blocked"):
                     model_ok = False
-                    failed.append(f"{key} ({notebook}): {result.error}")
             if model_ok:
                 ok_models.append(ref)
         for notebook in self.cross:

@@ -452,9 +452,7 @@ class DecoderEncoder:
             if shared:
                 head = torch.tensor([ids[0][:shared]], device=self.device)
                 first = base(input_ids=head, attention_mask=torch.ones_like(head), use_cache=True)
-                prefix_cache = getattr(first, "past_key_values", None)
-                if prefix_cache is None:
-                    prefix_cache = first.cache
+                prefix_cache = first.get("cache", None) or first.get("past_key_values", None)
             for lo in range(0, n, bs):
                 rows = order[lo : lo + bs]
                 width = max(len(ids[i]) for i in rows) - shared
