@@ -324,7 +324,12 @@ def test_06_report_headline_matches_the_per_model_metrics(grid: dict[str, Any]) 
     assert len(verdicts) == 4
     bats = table.set_index("model")["bats_3CosAdd"]
     expected = "holds" if bats[DECODER] > bats[GLOVE] else "does not hold"
-    assert verdicts["LLMs score higher on BATS (3CosAdd)"] == expected
+    assert verdicts["LLMs score higher on BATS (3CosAdd)"].startswith(expected)
+    # a random decoder averaging sub-word tokens solves inflections, not semantics: the verdict must say so
+    sem = table.set_index("model")["bats_3CosAdd_sem"]
+    assert sem[DECODER] < sem[GLOVE]
+    if bats[DECODER] > bats[GLOVE]:
+        assert verdicts["LLMs score higher on BATS (3CosAdd)"].endswith("only on morphological relations")
     # two models cannot show a trend with size, and there is no SBERT model here
     assert verdicts["The LLM/classical difference is only scale"].startswith("cannot be judged")
     assert verdicts["Some LLMs agree with SBERT"].startswith("cannot be judged")
