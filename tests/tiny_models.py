@@ -8,6 +8,7 @@ share it. torch and transformers are imported only when a decoder is built (the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ CORPUS = [
 ] * 20
 
 
-def tiny_tokenizer() -> Any:
+def tiny_tokenizer(corpus: Sequence[str] = CORPUS) -> Any:
     """A byte-level BPE trained on a few lines (a ``PreTrainedTokenizerFast``)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -34,7 +35,7 @@ def tiny_tokenizer() -> Any:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(CORPUS, trainer=trainer)
+    tok.train_from_iterator(corpus, trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
 
 

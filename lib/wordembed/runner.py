@@ -225,8 +225,9 @@ class StudyRunner:
         self._library = library_hash()
         self._declared = {n: declared_parameters(notebook_path(n)) for n in self.per_model + self.cross}
 
-    def _per_model_job(self, model_ref: str, key: str, yaml_bytes: bytes, notebook: str) -> Job:
-        out_dir = self.out_root / key
+    def _job(self, notebook: str, key: str | None, model_ref: str | None, extra: dict[str, Any]) -> Job:
+        """A job whose outputs go to ``<out_root>/<model key or _all>/``, with the study's parameters."""
+        out_dir = self.out_root / (key or ALL_MODELS_DIR)
         job = Job(
             notebook=notebook,
             model=key,
@@ -236,35 +237,17 @@ class StudyRunner:
             results_dir=out_dir / notebook,
             parameters={},
         )
-        job.parameters = _job_parameters(
-            self.study,
-            self._declared[notebook],
-            {"model": model_ref, "output_dir": str(job.results_dir), "results_dir": str(self.out_root)},
-        )
+        extra = {**extra, "output_dir": str(job.results_dir), "results_dir": str(self.out_root)}
+        job.parameters = _job_parameters(self.study, self._declared[notebook], extra)
+        return job
+
+    def _per_model_job(self, model_ref: str, key: str, yaml_bytes: bytes, notebook: str) -> Job:
+        job = self._job(notebook, key, model_ref, {"model": model_ref})
         job.inputs_hash = _hash_inputs(job, self._library, yaml_bytes, [])
         return job
 
     def _cross_job(self, notebook: str, ok_models: list[str], failed: list[str]) -> Job:
-        out_dir = self.out_root / ALL_MODELS_DIR
-        job = Job(
-            notebook=notebook,
-            model=None,
-            model_ref=None,
-            input_path=notebook_path(notebook),
-            output_path=out_dir / f"{notebook}.ipynb",
-            results_dir=out_dir / notebook,
-            parameters={},
-        )
-        job.parameters = _job_parameters(
-            self.study,
-            self._declared[notebook],
-            {
-                "models": ok_models,
-                "failed_models": failed,
-                "output_dir": str(job.results_dir),
-                "results_dir": str(self.out_root),
-            },
-        )
+        job = self._job(notebook, None, None, {"models": ok_models, "failed_models": failed})
         # Inputs: every model's results and the earlier cross-model notebooks' (never this job's own).
         earlier = CROSS_MODEL_NOTEBOOKS[: CROSS_MODEL_NOTEBOOKS.index(notebook)]
         upstream = sorted(
