@@ -31,11 +31,11 @@ study: install
 	$(VENV)/bin/wordembed run --study $(STUDY)
 
 test: install
-	$(VENV)/bin/ruff check lib tests benchmarks
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check lib tests benchmarks
+	$(VENV)/bin/ruff check .
