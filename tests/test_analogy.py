@@ -421,3 +421,23 @@ def test_analogy_command_on_a_vector_file(glove, tmp_path):
         "encyclopedic",
         "lexicographic",
     }
+
+
+def test_newton_paths_agree_above_and_below_the_torch_threshold() -> None:
+    """numpy solves small LRCos systems, torch large ones: both reach the same optimum."""
+    from wordembed.analyses import analogy
+
+    rng = np.random.default_rng(3)
+    d = analogy.TORCH_NEWTON_MIN_DIMS + 22
+    xs = [rng.standard_normal((60, d)) / np.sqrt(d) for _ in range(3)]
+    ys = [np.r_[np.ones(20), np.zeros(40)] for _ in range(3)]
+    big_coef, big_icpt = analogy.fit_logistic_folds(xs, ys)
+    x = np.zeros((3, 60, d + 1))
+    x[:, :, :-1] = np.stack(xs)
+    x[:, :, -1] = 1.0
+    yy = np.where(np.stack(ys) > 0, 1.0, -1.0)
+    sw = np.where(np.stack(ys) > 0, 60 / 40, 60 / 80)
+    small = analogy._newton_numpy(x, yy, sw, 100, 1e-10)
+    np.testing.assert_allclose(big_coef, small[:, :-1], atol=1e-8)
+    np.testing.assert_allclose(big_icpt, small[:, -1], atol=1e-8)
+    assert np.abs(big_coef).max() > 0.01  # a real fit, not the zero start
