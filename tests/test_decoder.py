@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from tiny_models import tiny_tokenizer
+from tiny_models import save_tiny_llama, tiny_tokenizer
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
 from wordembed.errors import ModelError, ParameterError
 from wordembed.models import decoder
@@ -38,32 +38,12 @@ def _tokenizer() -> PreTrainedTokenizerFast:
     return tiny_tokenizer(CORPUS)
 
 
-def _save_model(folder: Path, tok: PreTrainedTokenizerFast, seed: int) -> int:
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=N_LAYERS,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    model = LlamaForCausalLM(config)
-    model.save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return sum(p.numel() for p in model.parameters())
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("tiny-llama")
     tok = _tokenizer()
-    params = _save_model(root / "model", tok, seed=0)
-    _save_model(root / "other", tok, seed=1)
+    params = save_tiny_llama(root / "model", seed=0, layers=N_LAYERS, tokenizer=tok)
+    save_tiny_llama(root / "other", seed=1, layers=N_LAYERS, tokenizer=tok)
     spec = {
         "key": "tiny-llama",
         "role": "llm",

@@ -28,7 +28,6 @@ BUCKETS = 97
 WORDS = ["cat", "cats", "dog", "running", "ran", "Paris", "naïve", "a", "zebra-crossing"]
 
 
-# --- stand-ins for modules being written beside this one (spec, registry) -------------------------------
 def load_encoder(spec: ModelSpec, device: str | None = "cpu") -> Any:
     return registry.load_encoder(spec, device=device)
 

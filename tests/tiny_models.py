@@ -39,12 +39,17 @@ def tiny_tokenizer(corpus: Sequence[str] = CORPUS) -> Any:
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
 
 
-def save_tiny_llama(folder: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2) -> int:
-    """Save a random llama checkpoint (config, safetensors, tokenizer) in ``folder``; returns its parameter count."""
+def save_tiny_llama(
+    folder: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2, tokenizer: Any = None
+) -> int:
+    """Save a random llama checkpoint (config, safetensors, tokenizer) in ``folder``; returns its parameter count.
+
+    ``tokenizer`` defaults to :func:`tiny_tokenizer` on this module's corpus.
+    """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tok = tiny_tokenizer()
+    tok = tokenizer if tokenizer is not None else tiny_tokenizer()
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tok),
