@@ -1,7 +1,8 @@
-"""The report's verdicts follow the numbers: a raw-cosine win that vanishes after centring is an artefact."""
+"""The report's verdicts follow the numbers: every branch of every claim, reached by a constructed table."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -15,24 +16,51 @@ from wordembed.report import (
     claim_scale,
     claim_tighter_clusters,
     collect_metrics,
+    compare,
+    format_count,
+    format_interval,
     headline_table,
+    min_p_value,
+    permutation_test,
+    readable_headline,
     scale_correlations,
+    verdict_table,
+    verdicts,
 )
 
 
-def _metrics(role: str, params: int, related: float, random: float, sep_c: float, bats: float) -> dict:
+def _related(auroc: float, sep: float) -> dict:
+    return {
+        "all": {"auroc": auroc, "auroc_ci_low": auroc - 0.05, "auroc_ci_high": auroc + 0.05,
+                "separation": sep, "mean": 0.5},
+        "random": {"mean": 0.1},
+        "kind": {"semantic": {"auroc": auroc - 0.05}, "morphological": {"auroc": auroc + 0.05}},
+    }
+
+
+def _metrics(role: str, params: int, auroc_raw: float, auroc_c: float, bats: float, *,
+             related_mean: float = 0.5, random_mean: float = 0.1, morph: float | None = None,
+             sem: float | None = None) -> dict:
+    rel = {
+        "variants": ["raw", "centered", "abtt1", "standardized"],
+        "raw": _related(auroc_raw, 2 * auroc_raw),
+        "centered": _related(auroc_c, 2 * auroc_c),
+        "abtt1": _related(auroc_c, 2 * auroc_c),
+        "standardized": _related(auroc_c, 2 * auroc_c),
+    }
+    rel["raw"]["all"]["mean"] = related_mean
+    rel["raw"]["random"]["mean"] = random_mean
     return {
         "embed": {"role": role, "params": params, "dims": 8, "vocabulary_coverage": 1.0},
-        "similarity": {"anisotropy": random, "variants": {"raw": {"std": 0.1}, "centered": {"std": 0.2}}},
-        "related": {
-            "raw": {"all": {"mean": related}, "random": {"mean": random},
-                    "kind": {"semantic": {"auroc": 0.8}, "morphological": {"auroc": 0.9}}},
-            "centered": {"all": {"separation": sep_c}, "kind": {"semantic": {"auroc": 0.7 + sep_c / 10}}},
-        },
+        "similarity": {"anisotropy": random_mean, "variants": {"raw": {"std": 0.1}, "centered": {"std": 0.2}}},
+        "related": rel,
         "analogies": {
             "bats": {
-                "overall": {"3CosAdd": {"accuracy": bats, "coverage": 1.0}},
-                "by_group": {"3CosAdd": {"morphological": {"accuracy": bats * 2}, "semantic": {"accuracy": 0.5 - bats}}},
+                "setup": {"candidates": {"size": 1234}},
+                "overall": {"3CosAdd": {"accuracy": bats, "accuracy_low": bats - 0.05, "accuracy_high": bats + 0.06,
+                                        "coverage": 1.0}},
+                "by_group": {"3CosAdd": {"morphological": {"accuracy": bats * 2 if morph is None else morph},
+                                         "semantic": {"accuracy": 0.5 - bats if sem is None else sem}}},
             },
             "google": {"overall": {"3CosAdd": {"accuracy": bats + 0.1}}},
             "word_similarity": {"benchmarks": {"simlex999": {"spearman": 0.3}}},
@@ -41,63 +69,199 @@ def _metrics(role: str, params: int, related: float, random: float, sep_c: float
 
 
 def _table(**overrides: dict) -> pd.DataFrame:
+    """Two LLMs (raw AUROC high, centred low: anisotropy) against two classical models."""
     collected = {
-        "llm-a": _metrics("llm", 10**8, related=0.95, random=0.90, sep_c=1.0, bats=0.30),
-        "llm-b": _metrics("llm", 10**9, related=0.93, random=0.88, sep_c=1.2, bats=0.35),
-        "sbert": _metrics("classical", 2 * 10**7, related=0.45, random=0.05, sep_c=2.0, bats=0.20),
-        "glove": _metrics("classical", 2 * 10**7, related=0.40, random=0.05, sep_c=1.8, bats=0.25),
+        "llm-a": _metrics("llm", 10**8, auroc_raw=0.90, auroc_c=0.70, bats=0.30, related_mean=0.95, random_mean=0.9),
+        "llm-b": _metrics("llm", 10**9, auroc_raw=0.92, auroc_c=0.72, bats=0.35, related_mean=0.93, random_mean=0.88),
+        "sbert": _metrics("classical", 2 * 10**7, auroc_raw=0.85, auroc_c=0.85, bats=0.20),
+        "glove": _metrics("classical", 2 * 10**7, auroc_raw=0.84, auroc_c=0.86, bats=0.25),
     }
     collected.update(overrides)
     return headline_table(collected)
 
 
-def test_headline_table_reads_every_section() -> None:
+def test_headline_table_reads_every_section_and_variant() -> None:
     table = _table().set_index("model")
     assert table.loc["llm-a", "related_mean"] == pytest.approx(0.95)
+    assert table.loc["llm-a", "auroc"] == pytest.approx(0.90)
+    assert table.loc["llm-a", "auroc_ci_low"] == pytest.approx(0.85)
+    assert table.loc["llm-a", "auroc_centered"] == pytest.approx(0.70)
+    assert table.loc["llm-a", "auroc_abtt"] == pytest.approx(0.70)  # found under its D: 'abtt1'
+    assert table.loc["llm-a", "auroc_standardized"] == pytest.approx(0.70)
+    assert table.loc["llm-a", "auroc_sem"] == pytest.approx(0.85)
     assert table.loc["glove", "bats_3CosAdd"] == pytest.approx(0.25)
+    assert table.loc["glove", "bats_3CosAdd_ci_high"] == pytest.approx(0.31)
+    assert table.loc["glove", "bats_candidates"] == 1234
     assert table.loc["sbert", "rho_simlex999"] == pytest.approx(0.3)
     assert table.loc["llm-b", "params"] == 10**9
-    assert table.loc["llm-b", "separation_centered"] == pytest.approx(1.2)
+    assert table.loc["llm-b", "separation_centered"] == pytest.approx(1.44)
 
 
-def test_raw_win_that_vanishes_after_centring_is_called_an_artefact() -> None:
-    verdict = claim_tighter_clusters(_table())
-    assert verdict.verdict.startswith("holds on raw cosines only")
-    assert "0.940" in verdict.evidence and "0.425" in verdict.evidence  # mean related cosine, LLM vs classical
+# --------------------------------------------------------------------------------------- model-level statistics
 
 
-def test_win_that_survives_centring_holds() -> None:
-    table = _table(glove=_metrics("classical", 2 * 10**7, 0.40, 0.05, 0.5, 0.25),
-                   sbert=_metrics("classical", 2 * 10**7, 0.45, 0.05, 0.6, 0.2))
-    assert claim_tighter_clusters(table).verdict == "holds, also after mean-centring"
+def test_exact_permutation_test_enumerates_every_relabelling() -> None:
+    values, llm = [5.0, 4.0, 1.0, 2.0, 3.0], [True, True, False, False, False]
+    diff, p, n = permutation_test(values, llm)
+    assert n == 10 and diff == pytest.approx(4.5 - 2.0)
+    # brute force over the C(5, 2) label sets
+    brute = []
+    for pick in itertools.combinations(range(5), 2):
+        lab = np.isin(np.arange(5), pick)
+        brute.append(np.mean(np.array(values)[lab]) - np.mean(np.array(values)[~lab]))
+    assert p == pytest.approx(np.mean(np.array(brute) >= diff - 1e-12)) == pytest.approx(0.1)
+    assert min_p_value(2, 3) == pytest.approx(0.1) and min_p_value(3, 3) == pytest.approx(0.05)
+    assert min_p_value(5, 5) == pytest.approx(1 / 252)
+    assert np.isnan(permutation_test([1.0, 2.0], [True, True])[1])
 
 
-def test_bats_claim() -> None:
-    verdict = claim_bats(_table())
-    # LLMs win overall and on morphology (2 x accuracy) but lose on semantics (0.5 - accuracy)
-    assert verdict.verdict == "holds overall, but only on morphological relations"
-    assert "LLMs 0.325, classical 0.225" in verdict.evidence and "llm-b" in verdict.evidence
-    assert "semantic relations LLMs 0.175, classical 0.275" in verdict.evidence
+def test_compare_counts_models_and_reads_intervals() -> None:
+    c = compare(_table(), "auroc")
+    assert (c.n_llm, c.n_classical) == (2, 2) and c.direction is True and c.separated
+    assert c.llm_mean == pytest.approx(0.91) and c.classical_mean == pytest.approx(0.845)
+    assert c.p_value == pytest.approx(1 / 6) and c.min_p == pytest.approx(1 / 6)
+    assert c.intervals["glove"] == pytest.approx((0.79, 0.89))
 
 
-def test_agreement_with_sbert() -> None:
-    roles = {"llm-a": "llm", "llm-b": "llm", "sbert": "classical", "glove": "classical"}
-    agreement = pd.DataFrame(
-        [
-            {"measure": "spearman", "model_a": "sbert", "model_b": "llm-a", "value": 0.6},
-            {"measure": "spearman", "model_a": "llm-b", "model_b": "sbert", "value": 0.3},
-            {"measure": "spearman", "model_a": "glove", "model_b": "sbert", "value": 0.5},
-            {"measure": "spearman", "model_a": "glove", "model_b": "llm-a", "value": 0.9},
-        ]
-    )
-    verdict = claim_agree_with_sbert(agreement, roles, ["sbert"])
-    assert verdict.verdict.startswith("holds: llm-a ")
-    assert "llm-b" not in verdict.verdict
-    lower = agreement.assign(value=[0.2, 0.3, 0.5, 0.9])
-    assert claim_agree_with_sbert(lower, roles, ["sbert"]).verdict.startswith("does not hold")
+# ---------------------------------------------------------------------------------------- claim 1, each branch
 
 
-def test_scale_correlations_and_inversions() -> None:
+def test_tighter_clusters_raw_only_is_anisotropy() -> None:
+    v = claim_tighter_clusters(_table())
+    assert v.outcome == "raw_only" and v.verdict.startswith("holds on raw cosines only")
+    assert "centered" in v.verdict and "no permutation test can reach p < 0.05" in v.evidence
+    assert v.n_llm == 2 and v.n_classical == 2 and v.statistic == "auroc"
+
+
+def test_tighter_clusters_holds_under_every_control() -> None:
+    t = _table(glove=_metrics("classical", 2 * 10**7, 0.80, 0.60, 0.25),
+               sbert=_metrics("classical", 2 * 10**7, 0.81, 0.61, 0.2))
+    v = claim_tighter_clusters(t)
+    assert v.outcome == "holds" and v.verdict.startswith("holds, on raw cosines and under every")
+
+
+def test_tighter_clusters_controls_only_and_does_not_hold() -> None:
+    t = _table(**{"llm-a": _metrics("llm", 10**8, 0.80, 0.90, 0.3), "llm-b": _metrics("llm", 10**9, 0.80, 0.90, 0.3)})
+    assert claim_tighter_clusters(t).outcome == "controls_only"
+    t = _table(**{"llm-a": _metrics("llm", 10**8, 0.80, 0.60, 0.3), "llm-b": _metrics("llm", 10**9, 0.80, 0.60, 0.3)})
+    assert claim_tighter_clusters(t).outcome == "does_not_hold"
+
+
+def test_raw_branch_reads_auroc_not_raw_mean_cosines() -> None:
+    """LLM related pairs at 0.95 mean cosine but below their own random pairs: raw AUROC < 0.5, so the raw
+    branch must not 'hold' although the raw related mean is far above the classical models'."""
+    t = _table(**{
+        "llm-a": _metrics("llm", 10**8, 0.45, 0.60, 0.3, related_mean=0.95, random_mean=0.96),
+        "llm-b": _metrics("llm", 10**9, 0.45, 0.60, 0.3, related_mean=0.94, random_mean=0.95),
+    })
+    v = claim_tighter_clusters(t)
+    assert v.outcome == "does_not_hold"
+    assert t.set_index("model").loc["llm-a", "related_mean"] > t.set_index("model").loc["glove", "related_mean"]
+
+
+def test_tighter_clusters_cannot_be_judged_with_one_kind() -> None:
+    t = _table().query("role == 'classical'")
+    assert claim_tighter_clusters(t).outcome == "cannot_judge"
+
+
+# ---------------------------------------------------------------------------------------- claim 2, each branch
+
+
+def test_bats_holds_overall_but_only_on_morphology() -> None:
+    v = claim_bats(_table())
+    assert v.outcome == "holds_partly"
+    assert v.verdict == "holds overall, but only on morphological relations"
+    assert "llm-b" in v.evidence and "LLMs 0.325 (n=2) vs classical 0.225 (n=2)" in v.evidence
+
+
+def test_bats_does_not_hold_names_the_kind_llms_win() -> None:
+    """LLMs lose overall but win on semantics: the verdict names semantics (the old code named the wrong kind)."""
+    t = _table(**{
+        "llm-a": _metrics("llm", 10**8, 0.9, 0.7, 0.10, morph=0.05, sem=0.40),
+        "llm-b": _metrics("llm", 10**9, 0.9, 0.7, 0.12, morph=0.05, sem=0.40),
+    })
+    v = claim_bats(t)
+    assert v.outcome == "does_not_hold_partly"
+    assert v.verdict == "does not hold overall; LLMs are ahead only on semantic relations"
+
+
+def test_bats_holds_everywhere_and_fails_everywhere() -> None:
+    t = _table(**{"llm-a": _metrics("llm", 10**8, 0.9, 0.7, 0.30, morph=0.9, sem=0.5),
+                  "llm-b": _metrics("llm", 10**9, 0.9, 0.7, 0.35, morph=0.9, sem=0.5)})
+    assert claim_bats(t).outcome == "holds" and claim_bats(t).verdict == "holds"
+    t = _table(**{"llm-a": _metrics("llm", 10**8, 0.9, 0.7, 0.01, morph=0.0, sem=0.0),
+                  "llm-b": _metrics("llm", 10**9, 0.9, 0.7, 0.01, morph=0.0, sem=0.0)})
+    assert claim_bats(t).outcome == "does_not_hold" and claim_bats(t).verdict == "does not hold"
+    assert claim_bats(_table().query("role == 'llm'")).outcome == "cannot_judge"
+
+
+# ---------------------------------------------------------------------------------------- claim 3, each branch
+
+ROLES = {"llm-a": "llm", "llm-b": "llm", "sbert": "classical", "glove": "classical"}
+
+
+def _agreement(values: dict[tuple[str, str], float], pairs: str = "random") -> pd.DataFrame:
+    return pd.DataFrame([
+        {"measure": "spearman", "pairs": pairs, "model_a": a, "model_b": b, "value": v, "ci_low": v - 0.05,
+         "ci_high": v + 0.05, "n": 20000}
+        for (a, b), v in values.items()
+    ])
+
+
+def test_sbert_verdict_reads_random_pairs_only() -> None:
+    random = _agreement({("sbert", "llm-a"): 0.6, ("llm-b", "sbert"): 0.3, ("glove", "sbert"): 0.5})
+    related = _agreement({("sbert", "llm-a"): 0.1, ("llm-b", "sbert"): 0.9, ("glove", "sbert"): 0.5}, "related")
+    v = claim_agree_with_sbert(pd.concat([random, related]), ROLES, ["sbert"])
+    assert v.outcome == "holds" and v.verdict.startswith("holds: llm-a ") and "llm-b" not in v.verdict
+    assert v.values == {"llm-a": 0.6, "llm-b": 0.3, "glove": 0.5}
+
+
+def test_sbert_verdict_does_not_hold_narrowly_and_clearly() -> None:
+    near = _agreement({("sbert", "llm-a"): 0.46, ("llm-b", "sbert"): 0.3, ("glove", "sbert"): 0.5})
+    assert claim_agree_with_sbert(near, ROLES, ["sbert"]).outcome == "does_not_hold_narrowly"
+    far = _agreement({("sbert", "llm-a"): 0.2, ("llm-b", "sbert"): 0.3, ("glove", "sbert"): 0.5})
+    assert claim_agree_with_sbert(far, ROLES, ["sbert"]).outcome == "does_not_hold"
+
+
+def test_sbert_verdict_cannot_be_judged_without_another_classical_model() -> None:
+    """The old rule passed when there was no classical model to compare with."""
+    only = _agreement({("sbert", "llm-a"): 0.1, ("llm-b", "sbert"): 0.2})
+    v = claim_agree_with_sbert(only, {"llm-a": "llm", "llm-b": "llm", "sbert": "classical"}, ["sbert"])
+    assert v.outcome == "cannot_judge" and "no classical model besides SBERT" in v.verdict
+    assert claim_agree_with_sbert(None, ROLES, ["sbert"]).outcome == "cannot_judge"
+    assert claim_agree_with_sbert(only, ROLES, []).outcome == "cannot_judge"
+    no_llm = _agreement({("sbert", "glove"): 0.5})
+    assert claim_agree_with_sbert(no_llm, ROLES, ["sbert"]).outcome == "cannot_judge"
+
+
+# ---------------------------------------------------------------------------------------- claim 4, each branch
+
+
+def test_scale_cannot_separate_when_size_ranges_do_not_overlap() -> None:
+    """Every LLM larger than every classical model: the old rule could call this 'consistent with scale'."""
+    v = claim_scale(_table(), ["bats_3CosAdd"])
+    assert v.outcome == "cannot_separate" and "every LLM is larger" in v.verdict
+    assert "a classical model above 100M parameters or an LLM below 20M" in v.evidence
+
+
+def test_scale_kind_matters_at_comparable_size() -> None:
+    t = _table(glove=_metrics("classical", 3 * 10**8, 0.84, 0.86, 0.10, morph=0.1, sem=0.1))
+    v = claim_scale(t, ["bats_3CosAdd"])
+    assert v.outcome == "kind_matters" and "bats_3CosAdd (LLMs higher)" in v.evidence
+    assert "llm-a (llm, 100M)" in v.evidence and "glove (classical, 300M)" in v.evidence
+
+
+def test_scale_consistent_with_size_alone() -> None:
+    t = _table(glove=_metrics("classical", 3 * 10**8, 0.84, 0.86, 0.32, morph=0.1, sem=0.1))
+    v = claim_scale(t, ["bats_3CosAdd"])
+    assert v.outcome == "size_alone"
+
+
+def test_scale_cannot_be_judged_without_both_kinds() -> None:
+    assert claim_scale(_table().query("role == 'llm'"), ["bats_3CosAdd"]).outcome == "cannot_judge"
+
+
+def test_scale_correlations_are_descriptive() -> None:
     table = _table()
     corr = scale_correlations(table, ["bats_3CosAdd"]).iloc[0]
     logp = np.log10(table["params"].astype(float))
@@ -105,9 +269,30 @@ def test_scale_correlations_and_inversions() -> None:
 
     assert corr["models"] == 4
     assert corr["spearman_with_log_params"] == pytest.approx(spearmanr(logp, table["bats_3CosAdd"])[0])
-    small_llm = _table(**{"llm-a": _metrics("llm", 10**6, 0.95, 0.9, 1.0, 0.30)})
-    verdict = claim_scale(small_llm, ["bats_3CosAdd"])
-    assert verdict.verdict.startswith("not only scale") and "llm-a > glove" in verdict.evidence
+
+
+# ---------------------------------------------------------------------------------------- verdicts as data
+
+
+def test_verdicts_are_rows_of_data() -> None:
+    agreement = _agreement({("sbert", "llm-a"): 0.6, ("llm-b", "sbert"): 0.3, ("glove", "sbert"): 0.5})
+    rows = verdict_table(verdicts(_table(), agreement, ["sbert"]))
+    assert list(rows["outcome"]) == ["raw_only", "holds_partly", "holds", "cannot_separate"]
+    for col in ("claim", "verdict", "statistic", "rule", "llm_mean", "classical_mean", "n_llm", "n_classical",
+                "p_value", "min_p", "values", "intervals", "evidence"):
+        assert col in rows
+    assert json.loads(rows.loc[0, "values"])["llm-a"] == pytest.approx(0.9)
+    assert rows["rule"].str.len().min() > 40
+
+
+def test_readable_headline_fits_the_page() -> None:
+    out = readable_headline(_table())
+    assert out.loc["llm-b", "params"] == "1B" and out.loc["glove", "params"] == "20M"
+    assert out.loc["glove", "BATS 3CosAdd"] == "0.250 [0.20, 0.31]"
+    assert len(out.columns) <= 14
+    assert format_count(22713216) == "22.7M" and format_count(1.54e9) == "1.54B" and format_count(950) == "950"
+    assert format_interval(0.2881, 0.186, 0.303) == "0.288 [0.19, 0.30]"
+    assert format_interval(0.2881, float("nan"), 0.3) == "0.288" and format_interval(float("nan"), 0, 1) == "n/a"
 
 
 def test_collect_metrics_reads_notebook_folders(tmp_path: Path) -> None:

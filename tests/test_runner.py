@@ -99,9 +99,13 @@ def _statuses(report: runner.RunReport) -> dict[str, str]:
 
 
 def _labels(models: list[str]) -> list[str]:
-    return [f"{m}/{n}" for m in models for n in PER_MODEL_NOTEBOOKS] + [
-        f"{ALL_MODELS_DIR}/{n}" for n in CROSS_MODEL_NOTEBOOKS
-    ]
+    """Run order: every model embeds first, then each model's analyses, then the cross-model notebooks."""
+    rest = [n for n in PER_MODEL_NOTEBOOKS if n != "01_embed"]
+    return (
+        [f"{m}/01_embed" for m in models]
+        + [f"{m}/{n}" for m in models for n in rest]
+        + [f"{ALL_MODELS_DIR}/{n}" for n in CROSS_MODEL_NOTEBOOKS]
+    )
 
 
 # ------------------------------------------------------------------------------------ skipping and rerunning
@@ -260,8 +264,10 @@ def test_a_failing_model_is_reported_and_the_rest_goes_on(tmp_path: Path, kernel
     assert report.exit_code == 1
     assert {r.label for r in report.failed} == {k for k, v in statuses.items() if v in ("failed", "blocked")}
     assert f"{ALL_MODELS_DIR}/05_agreement" not in kernel.calls
-    failed = report.results[len(PER_MODEL_NOTEBOOKS)]
+    failed = next(r for r in report.results if r.label == f"{BROKEN}/01_embed")
     assert failed.error and "stand-in kernel was told to fail" in failed.error
+    # analyses after the embedding phase are told which models embedded (the broken one did not)
+    assert kernel.parameters[f"{GLOVE}/04_analogies"]["models"] == [GLOVE, static]
     # the cross-model notebooks run over the model that finished everything, and are told about the others
     assert kernel.parameters[f"{ALL_MODELS_DIR}/06_report"]["models"] == [GLOVE]
     failed_models = kernel.parameters[f"{ALL_MODELS_DIR}/06_report"]["failed_models"]

@@ -241,8 +241,12 @@ class StudyRunner:
         job.parameters = _job_parameters(self.study, self._declared[notebook], extra)
         return job
 
-    def _per_model_job(self, model_ref: str, key: str, yaml_bytes: bytes, notebook: str) -> Job:
-        job = self._job(notebook, key, model_ref, {"model": model_ref})
+    def _per_model_job(
+        self, model_ref: str, key: str, yaml_bytes: bytes, notebook: str, models: Sequence[str]
+    ) -> Job:
+        # `models`: the study's models that embedded, for analyses that compare like with like (the common
+        # candidate vocabulary of analogies)
+        job = self._job(notebook, key, model_ref, {"model": model_ref, "models": list(models)})
         job.inputs_hash = _hash_inputs(job, self._library, yaml_bytes, [])
         return job
 
@@ -299,12 +303,16 @@ class StudyRunner:
         index = 0
         ok_models: list[str] = []
         failed: list[str] = []
-        for ref, key, yaml_bytes in resolved:
-            model_ok = True
-            for notebook in self.per_model:
+        model_ok = {key: True for _, key, _ in resolved}
+        # Every model embeds first, so a per-model analysis that needs the other models' coverage (the common
+        # candidate vocabulary of analogies) reads their vectors from the store instead of computing them.
+        phases = [[n for n in self.per_model if n == "01_embed"], [n for n in self.per_model if n != "01_embed"]]
+        for phase in phases:
+            embedded = [ref for ref, key, _ in resolved if model_ok[key]]
+            for notebook, (ref, key, yaml_bytes) in ((nb, model) for model in resolved for nb in phase):
                 index += 1
-                job = self._per_model_job(ref, key, yaml_bytes, notebook)
-                if not model_ok and notebook != "01_embed":
+                job = self._per_model_job(ref, key, yaml_bytes, notebook, embedded)
+                if not model_ok[key] and notebook != "01_embed":
                     result = JobResult(job.label, "blocked", error="an earlier notebook of this model failed")
                     self.log(f"[{index}/{total}] {job.label}: blocked (an earlier notebook of {key} failed)")
                 else:
@@ -313,9 +321,8 @@ class StudyRunner:
                 if result.status == "failed":
                     failed.append(f"{key} ({notebook}): {result.error}")
                 if result.status in ("failed", "blocked"):
-                    model_ok = False
-            if model_ok:
-                ok_models.append(ref)
+                    model_ok[key] = False
+        ok_models = [ref for ref, key, _ in resolved if model_ok[key]]
         for notebook in self.cross:
             index += 1
             if not ok_models:

@@ -77,13 +77,27 @@ PARAMETERS: dict[str, ParamSpec] = {
     "device": ParamSpec(str, "auto", "where models and the all-pairs products run", choices=("auto", "cpu", "cuda")),
     "hist_bins": ParamSpec(int, 2000, "histogram bins over [-1, 1]", 2000, 200_000),
     "sample_pairs": ParamSpec(int, 0, "0 = exact all pairs; else this many random pairs", 0, 10_000_000_000),
-    "abtt_components": ParamSpec(int, 3, "principal directions removed by all-but-the-top", 0, 100),
+    "abtt_components": ParamSpec(
+        int, -1, "principal directions removed by all-but-the-top; -1 = max(1, round(dims / 100)), Mu & Viswanath's D", -1, 100
+    ),
     "n_random_pairs": ParamSpec(int, 20_000, "random pairs against which related pairs are compared", 100, 10_000_000),
+    "related_baseline": ParamSpec(
+        str,
+        "same_words",
+        "random pairs of related-pairs analyses: drawn from the related pairs' own words, frequency-matched to "
+        "them, or from the whole study vocabulary",
+        choices=("same_words", "frequency_matched", "vocabulary"),
+    ),
     "analogy_methods": ParamSpec(
         list, ["3CosAdd", "3CosMul", "LRCos"], "analogy solvers", item_choices=ANALOGY_METHODS
     ),
     "analogy_candidates": ParamSpec(
-        str, "bats+vocabulary", "candidate answers of analogies", choices=("bats+vocabulary", "bats")
+        str,
+        "common",
+        "candidate answers of analogies: the BATS words plus the study vocabulary, restricted to the words every "
+        "model of the study covers ('common', so no model faces an easier test), per model ('bats+vocabulary'), "
+        "or the BATS words alone ('bats')",
+        choices=("common", "bats+vocabulary", "bats"),
     ),
     "keep_question_words": ParamSpec(bool, False, "honest mode: question words stay among the candidates"),
     "bootstrap": ParamSpec(int, 1000, "bootstrap replicates of every confidence interval", 0, 100_000),

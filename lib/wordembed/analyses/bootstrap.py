@@ -62,3 +62,54 @@ def percentile_interval(values: np.ndarray, ci: float) -> tuple[float, float]:
     alpha = (1 - ci) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+def cluster_bootstrap_ratio(
+    sums: np.ndarray,
+    counts: np.ndarray | None = None,
+    *,
+    n_boot: int = DEFAULT_REPLICATES,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile interval of ``sum(sums) / sum(counts)`` when whole clusters (BATS relations, test pairs,
+    words) are resampled with replacement: the unit that was really sampled, not the rows it produced.
+
+    ``sums[c]`` is a cluster's total (correct answers, say), ``counts[c]`` its size; ``counts=None`` weights
+    every cluster by 1, i.e. the interval of the mean of per-cluster values (a macro average). Fewer than two
+    clusters or ``n_boot`` < 1 give (nan, nan). Uses ``scipy.stats.bootstrap`` (paired, vectorised).
+    """
+    from scipy import stats
+
+    s = np.asarray(sums, dtype=np.float64).ravel()
+    c = np.ones_like(s) if counts is None else np.asarray(counts, dtype=np.float64).ravel()
+    if s.shape != c.shape:
+        raise ValueError(f"sums and counts differ in shape: {s.shape} vs {c.shape}")
+    keep = np.isfinite(s) & (c > 0)
+    s, c = s[keep], c[keep]
+    if n_boot < 1 or s.size < 2:
+        return (float("nan"), float("nan"))
+    if np.ptp(s / c) == 0 and np.ptp(c) == 0:
+        return (float(s[0] / c[0]),) * 2
+
+    def ratio(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+        return a.sum(axis=axis) / b.sum(axis=axis)
+
+    res = stats.bootstrap(
+        (s, c),
+        ratio,
+        paired=True,
+        vectorized=True,
+        n_resamples=int(n_boot),
+        confidence_level=ci,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def cluster_totals(values: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster sums and sizes of ``values`` (for :func:`cluster_bootstrap_ratio`), clusters in sorted order."""
+    _, inverse = np.unique(np.asarray(clusters), return_inverse=True)
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return np.bincount(inverse, weights=v), np.bincount(inverse).astype(np.float64)
