@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: no "IProgress not found" warning in rendered notebooks
 
 from wordembed import paths
 from wordembed.embeddings import Embeddings

@@ -375,7 +375,7 @@ def upper_blocks(n: int, block_rows: int, block_cols: int) -> list[tuple[int, in
 
 
 def _progress(total: int, enabled: bool):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text bar (no ipywidgets warning in notebooks)
 
     return tqdm(total=total, unit="pair", unit_scale=True, disable=not enabled, desc="all pairs")
 

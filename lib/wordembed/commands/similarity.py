@@ -1,6 +1,12 @@
 """``wordembed similarity`` (analysis 1, all-pairs cosine distribution) and ``wordembed related`` (analysis 2).
 
 Both take a model key or a vector file, write tables (CSV + Parquet) and ``metrics.json`` into ``--out``.
+
+``similarity`` reports raw cosines beside their anisotropy controls, as notebook 02 does (one function,
+:func:`wordembed.analyses.postprocess.anisotropy_variants`): centred, all-but-the-top with ``--abtt`` D
+(default -1: Mu & Viswanath's D = max(1, round(dims / 100)); 0 leaves it out) and, with ``--standardize``,
+every dimension z-scored; plus the rogue-dimension table (how much of the mean cosine the top 1, 3 and 10
+dimensions carry). ``related`` runs on one version of the vectors, chosen by ``--center`` / ``--abtt``.
 """
 
 from __future__ import annotations
@@ -22,14 +28,6 @@ def _source_arguments(parser: argparse.ArgumentParser, default_words: str) -> No
         default=default_words,
         help=f"vocabulary: wordnet, bats, google, wordsim, study, or a file with one word per line (default {default_words})",
     )
-    parser.add_argument("--center", action="store_true", help="mean-centre the vectors first")
-    parser.add_argument(
-        "--abtt",
-        type=int,
-        default=0,
-        metavar="D",
-        help="all-but-the-top: centre and remove the top D principal directions",
-    )
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     parser.add_argument("--out", type=Path, help="output folder (default: outputs/cli/MODEL/ANALYSIS)")
     parser.add_argument("--device", help="torch device for the model (and, for similarity, the products)")
@@ -44,6 +42,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Exact all-pairs cosine histogram with mean, std and quantiles; --sample N for a quick look.",
     )
     _source_arguments(sim, "wordnet")
+    sim.add_argument(
+        "--abtt",
+        type=int,
+        default=-1,
+        metavar="D",
+        help="the all-but-the-top variant removes the top D principal directions; -1 (default) = "
+        "max(1, round(dims / 100)) after Mu & Viswanath, 0 = no such variant",
+    )
+    sim.add_argument(
+        "--standardize",
+        action="store_true",
+        help="also the variant with every dimension z-scored (Timkey & van Schijndel 2021); one more pass",
+    )
     sim.add_argument("--sample", type=int, metavar="N", help="N random pairs instead of all pairs")
     sim.add_argument("--bins", type=int, default=2000, help="histogram bins over [-1, 1] (default 2000)")
     sim.set_defaults(func=run_similarity)
@@ -54,6 +65,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Related (BATS) versus random pairs of the same words; random pairs from --words if given.",
     )
     _source_arguments(rel, "bats")
+    rel.add_argument("--center", action="store_true", help="mean-centre the vectors first")
+    rel.add_argument(
+        "--abtt",
+        type=int,
+        default=0,
+        metavar="D",
+        help="all-but-the-top: centre and remove the top D principal directions (-1 = max(1, round(dims / 100)))",
+    )
     rel.add_argument("--n-random", type=int, help="random pairs (default: 10x the related pairs)")
     rel.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
     rel.set_defaults(func=run_related)
@@ -67,7 +86,28 @@ def _output_dir(args: argparse.Namespace, analysis: str) -> Path:
     return default_output_dir("cli", Path(str(args.model)).name, analysis)
 
 
+def _check_abtt(requested: int) -> None:
+    """Fail on a value no width can make valid before a model is loaded (the width is checked after)."""
+    if requested < -1:
+        raise ParameterError(
+            f"--abtt must be -1 (auto: max(1, round(dims / 100))), 0 (none) or a positive number of "
+            f"directions, got {requested}"
+        )
+
+
+def _abtt(emb: Embeddings, requested: int) -> int:
+    """The D that ``--abtt`` means for these vectors, or a one-line error naming the flag."""
+    from wordembed.analyses.postprocess import abtt_dimensions
+
+    _check_abtt(requested)
+    try:
+        return abtt_dimensions(emb.dim, requested)
+    except ParameterError as exc:
+        raise ParameterError(f"--abtt {requested}: {exc}") from None
+
+
 def _load(args: argparse.Namespace, words: list[str]) -> Embeddings:
+    """The raw vectors of ``words`` (one layer) under ``--model``."""
     from wordembed.sources import get_embeddings
     from wordembed.store import EmbeddingStore
 
@@ -80,15 +120,7 @@ def _load(args: argparse.Namespace, words: list[str]) -> Embeddings:
         )
     if not emb.model:
         emb.model = Path(str(args.model)).name
-    return _postprocess(emb, args)
-
-
-def _postprocess(emb: Embeddings, args: argparse.Namespace) -> Embeddings:
-    from wordembed.analyses.postprocess import postprocess
-
-    if args.abtt < 0:
-        raise ParameterError(f"--abtt must be >= 0, got {args.abtt}")
-    return postprocess(emb, center_vectors=args.center, abtt=args.abtt)
+    return emb
 
 
 def _coverage(emb: Embeddings) -> dict[str, Any]:
@@ -108,41 +140,86 @@ def _products_device(device: str | None) -> str | None:
     return "cuda" if torch.cuda.is_available() else None
 
 
+def _shares(row: Any) -> str:
+    """The rogue-dimension shares of one variant, or why there are none (NaN: no mean cosine to share out)."""
+    if row.share_top1 != row.share_top1:
+        return "top-1/3/10 n/a (no mean cosine to share)"
+    return (
+        f"top-1/3/10 {row.share_top1:.0%} / {row.share_top3:.0%} / {row.share_top10:.0%}"
+        f" (dims {', '.join(map(str, row.top_dimensions[:3]))})"
+    )
+
+
 def run_similarity(args: argparse.Namespace) -> int:
+    """Raw, centred, abttD (and standardised) distributions side by side, so a high raw mean can be read as
+    what it is: anisotropy (the rogue-dimension shares say how few dimensions make it) or similarity."""
+    import pandas as pd
+
     from wordembed.analyses.allpairs import all_pairs_distribution, sampled_pairs_distribution
+    from wordembed.analyses.postprocess import anisotropy_variants, rogue_dimension_table
     from wordembed.datasets import load_vocabulary
     from wordembed.results import write_metrics, write_table
 
+    _check_abtt(args.abtt)
     words = list(dict.fromkeys(load_vocabulary(args.words)))
     emb = _load(args, words)
-    if args.sample is not None:
-        dist = sampled_pairs_distribution(emb, args.sample, seed=args.seed, bins=args.bins)
-    else:
-        dist = all_pairs_distribution(
-            emb, bins=args.bins, device=_products_device(args.device), progress=not args.no_progress
-        )
+    d = _abtt(emb, args.abtt)
+    variants = anisotropy_variants(emb, d, standardized=args.standardize)
+    rogue = rogue_dimension_table(variants)
+    results = {}
+    for name, variant in variants.items():
+        if args.sample is not None:  # the same seed: every variant sees the same pairs
+            results[name] = sampled_pairs_distribution(variant, args.sample, seed=args.seed, bins=args.bins)
+        else:
+            results[name] = all_pairs_distribution(
+                variant, bins=args.bins, device=_products_device(args.device), progress=not args.no_progress
+            )
     out = _output_dir(args, "similarity")
-    write_table(out, "similarity_histogram", dist.to_frame())
+    histogram = pd.concat(
+        [dist.to_frame().assign(variant=name) for name, dist in results.items()], ignore_index=True
+    )
+    write_table(out, "similarity_histogram", histogram)
+    write_table(out, "rogue_dimensions", rogue)
+    raw = results["raw"]
     metrics = (
-        dist.to_dict() | _coverage(emb) | {"words": args.words, "center": args.center, "abtt": args.abtt}
+        raw.to_dict()
+        | _coverage(emb)
+        | {
+            "words": args.words,
+            "abtt": d,
+            "abtt_requested": args.abtt,
+            "standardize": args.standardize,
+            "variants": {name: dist.to_dict() for name, dist in results.items()},
+            "rogue_dimensions": rogue.set_index("variant").to_dict("index"),
+        }
     )
     write_metrics(out, {"similarity": metrics})
     print(
-        f"{emb.model}: {dist.n_pairs:,} pairs of {dist.n_words:,} words ({'all' if dist.exact else 'sampled'}): "
-        f"mean {dist.mean:.4f}, std {dist.std:.4f}, median {dist.quantile(0.5):.4f}; wrote {out}"
+        f"{emb.model}: {raw.n_pairs:,} pairs of {raw.n_words:,} words ({'all' if raw.exact else 'sampled'}); "
+        "top-1/3/10 = share of the mean cosine carried by the largest 1, 3, 10 dimensions"
     )
+    for (name, dist), row in zip(results.items(), rogue.itertuples(index=False), strict=True):
+        print(
+            f"  {name:>12}: mean {dist.mean:.4f}, std {dist.std:.4f}, median {dist.quantile(0.5):.4f}; "
+            + _shares(row)
+        )
+    print(f"wrote {out}")
     return 0
 
 
 def run_related(args: argparse.Namespace) -> int:
+    from wordembed.analyses.postprocess import postprocess
     from wordembed.analyses.related import related_similarity
     from wordembed.datasets import bats_pairs, load_bats, load_vocabulary
     from wordembed.results import write_metrics, write_table
 
+    _check_abtt(args.abtt)
     pairs = bats_pairs(load_bats())
     related_words = list(dict.fromkeys([*pairs["source"], *pairs["target"]]))
     vocabulary = None if args.words == "bats" else list(dict.fromkeys(load_vocabulary(args.words)))
     emb = _load(args, list(dict.fromkeys(related_words + (vocabulary or []))))
+    d = _abtt(emb, args.abtt) if args.abtt else 0
+    emb = postprocess(emb, center_vectors=args.center, abtt=d)
     result = related_similarity(
         emb, pairs, n_random=args.n_random, vocabulary=vocabulary, seed=args.seed, n_boot=args.n_boot
     )
@@ -150,7 +227,7 @@ def run_related(args: argparse.Namespace) -> int:
     write_table(out, "related_summary", result.summary)
     write_table(out, "related_pairs", result.pairs)
     write_table(out, "related_random", result.random)
-    metrics = result.to_dict() | {"words": args.words, "center": args.center, "abtt": args.abtt}
+    metrics = result.to_dict() | {"words": args.words, "center": args.center, "abtt": d}
     write_metrics(out, {"related": metrics})
     s = result.summary.set_index(["level", "name"])
     parts = [
