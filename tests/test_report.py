@@ -52,7 +52,8 @@ def _metrics(role: str, params: int, auroc_raw: float, auroc_c: float, bats: flo
     rel["raw"]["random"]["mean"] = random_mean
     return {
         "embed": {"role": role, "params": params, "dims": 8, "vocabulary_coverage": 1.0},
-        "similarity": {"anisotropy": random_mean, "variants": {"raw": {"std": 0.1}, "centered": {"std": 0.2}}},
+        "similarity": {"anisotropy": random_mean, "variants": {"raw": {"std": 0.1}, "centered": {"std": 0.2}},
+                       "rogue_dimensions": {"raw": {"share_top1": 0.6, "share_top3": 0.8}}},
         "related": rel,
         "analogies": {
             "bats": {
@@ -95,6 +96,7 @@ def test_headline_table_reads_every_section_and_variant() -> None:
     assert table.loc["sbert", "rho_simlex999"] == pytest.approx(0.3)
     assert table.loc["llm-b", "params"] == 10**9
     assert table.loc["llm-b", "separation_centered"] == pytest.approx(1.44)
+    assert table.loc["llm-b", "rogue_top1"] == pytest.approx(0.6)
 
 
 # --------------------------------------------------------------------------------------- model-level statistics

@@ -84,6 +84,9 @@ def headline_table(collected: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> 
             "dims": embed.get("dims"),
             "coverage": _get(embed, "vocabulary_coverage"),
             "anisotropy": _get(sim, "anisotropy"),
+            # share of the mean cosine carried by the single largest dimension (Timkey & van Schijndel 2021)
+            "rogue_top1": _get(sim, "rogue_dimensions", "raw", "share_top1"),
+            "rogue_top3": _get(sim, "rogue_dimensions", "raw", "share_top3"),
             "pairs_std": _get(sim, "variants", "raw", "std"),
             "pairs_std_centered": _get(sim, "variants", "centered", "std"),
             "related_mean": _get(rel, "raw", "all", "mean"),
@@ -551,6 +554,8 @@ def readable_headline(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"model": table["model"], "role": table["role"],
                         "params": [format_count(p) for p in table["params"]],
                         "anisotropy": [f"{a:.3f}" if math.isfinite(a) else "n/a" for a in table["anisotropy"]]})
+    if "rogue_top1" in table:
+        out["top-1 dim share"] = [f"{a:.2f}" if math.isfinite(a) else "n/a" for a in table["rogue_top1"]]
     for column, label in HEADLINE_COLUMNS.items():
         if column not in table:
             continue

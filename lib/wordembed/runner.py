@@ -159,14 +159,22 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 def render_html(ipynb: Path) -> Path:
-    """An HTML copy of a rendered notebook, for readers without Jupyter."""
+    """HTML copies of a rendered notebook for readers without Jupyter: ``X.html`` with the code, and the
+    reading copy ``X.reading.html`` without it (nbconvert's ``--no-input``), each written atomically."""
     import nbconvert
     import nbformat
 
     nb = nbformat.read(str(ipynb), as_version=4)
-    body, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     html = ipynb.with_suffix(".html")
-    html.write_text(body, encoding="utf-8")
+    for path, exporter in (
+        (html, nbconvert.HTMLExporter()),
+        (ipynb.with_suffix(".reading.html"), nbconvert.HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                                                                     exclude_output_prompt=True)),
+    ):
+        body, _ = exporter.from_notebook_node(nb)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(body, encoding="utf-8")
+        os.replace(tmp, path)
     return html
 
 
