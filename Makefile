@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # The CPU build of torch lies on this machine's disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: study test lab lint install wordnet clean-outputs
+.PHONY: study test test-fast lab lint install wordnet chromium clean-outputs
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev,tfhub,lab,freq]" "$(TORCH_SPEC)"
 	@touch $(STAMP)
 
-install: $(STAMP) wordnet
+install: $(STAMP) wordnet chromium
 
 # WordNet 3.0 dict files from Debian's wordnet-base, where apt is available and nothing provides WordNet yet.
 wordnet:
@@ -27,12 +27,24 @@ wordnet:
 		&& echo "installed wordnet-base"; \
 	fi
 
+# Headless Chromium from Debian: the tests open the rendered report in a real browser.
+chromium:
+	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
+		&& echo "installed chromium"; \
+	fi
+
 study: install
 	$(VENV)/bin/wordembed run --study $(STUDY)
 
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The quick tier: everything but the tests marked slow (real models, notebooks, browsers).
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks

@@ -346,3 +346,25 @@ def test_06_report_headline_matches_the_per_model_metrics(grid: dict[str, Any]) 
     assert "import matplotlib" not in reading and "claims, checked" in reading  # the reading copy hides code
     for figure in ("distributions", "related_by_group", "bats", "agreement"):
         assert (folder / f"{figure}.png").stat().st_size > 1000 and (folder / f"{figure}.svg").is_file()
+
+
+def test_06_reading_copy_loads_in_a_real_browser(grid: dict[str, Any], tmp_path) -> None:
+    """The report as a reader opens it: headless Chromium (Debian's; `make install` installs it) renders the
+    reading copy without a script error, with the verdicts and the headline table in the page."""
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "headless Chromium is needed: apt-get install chromium (make install does it as root)"
+    page = grid["out"] / ALL_MODELS_DIR / "06_report.reading.html"
+    run = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    dom = run.stdout
+    assert "claims, checked" in dom and "Headline table" in dom and "<table" in dom
+    assert "Traceback" not in dom and "import pandas" not in dom
+    errors = [line for line in run.stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
+    assert not errors, errors
