@@ -280,7 +280,10 @@ def test_05_agreement_matrices(grid: dict[str, Any]) -> None:
     m = _metrics(grid, ALL_MODELS_DIR, "05_agreement")
     assert m["models"] == [GLOVE, DECODER]
     assert m["roles"] == {GLOVE: "classical", DECODER: "llm"}
-    assert set(m["matrices"]) == set(m["measures"]) == {"spearman", "kendall", "knn_jaccard", "cka"}
+    assert set(m["measures"]) == {"spearman", "kendall", "knn_jaccard", "cka", "cka_debiased"}
+    # correlations on random and on related pairs, never pooled
+    assert set(m["matrices"]) == {"spearman_random", "spearman_related", "kendall_random", "kendall_related",
+                                  "knn_jaccard", "cka", "cka_debiased"}
     for measure, matrix in m["matrices"].items():
         values = np.array([[matrix[a][b] for b in m["models"]] for a in m["models"]], dtype=float)
         np.testing.assert_allclose(values, values.T, err_msg=measure)
@@ -292,11 +295,17 @@ def test_05_agreement_matrices(grid: dict[str, Any]) -> None:
     union = len(_stored(grid, GLOVE, sorted(bats | set(_vocab()))))
     assert glove_bats <= m["n_words"] <= union
     assert m["pair_sources"]["random"] == N_RANDOM
-    assert m["n_pairs"] == sum(m["pair_sources"].values())
-    assert len(m["table"]) == 4 and all(r["model_a"] == GLOVE and r["model_b"] == DECODER for r in m["table"])
+    src = m["pair_sources"]
+    assert m["n_pairs"] == src["random"] + src["related"]
+    assert src["related_self_pairs_dropped"] == 8
+    assert src["related_listed"] == BATS_ROWS == src["related"] + src["related_self_pairs_dropped"] + src[
+        "related_not_shared_dropped"] + src["related_duplicates_dropped"]
+    assert len(m["table"]) == 7 and all(r["model_a"] == GLOVE and r["model_b"] == DECODER for r in m["table"])
+    assert m["options"]["n_boot"] == 20 and m["options"]["kendall_boot"] == 200 and m["options"]["cka_boot"] == 100
     for row in m["table"]:
         assert row["ci_low"] <= row["value"] <= row["ci_high"]
-        assert row["value"] == pytest.approx(m["matrices"][row["measure"]][GLOVE][DECODER])
+        key = row["measure"] if row["pairs"] == "words" else f"{row['measure']}_{row['pairs']}"
+        assert row["value"] == pytest.approx(m["matrices"][key][GLOVE][DECODER])
 
 
 def test_06_report_headline_matches_the_per_model_metrics(grid: dict[str, Any]) -> None:

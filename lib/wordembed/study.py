@@ -101,6 +101,12 @@ PARAMETERS: dict[str, ParamSpec] = {
     ),
     "keep_question_words": ParamSpec(bool, False, "honest mode: question words stay among the candidates"),
     "bootstrap": ParamSpec(int, 1000, "bootstrap replicates of every confidence interval", 0, 100_000),
+    "kendall_bootstrap": ParamSpec(
+        int, 200, "bootstrap replicates of Kendall's tau in the agreement analysis (one O(n log n) call each)", 0, 100_000
+    ),
+    "cka_bootstrap": ParamSpec(
+        int, 100, "subsample replicates of the CKA intervals in the agreement analysis (O(words x dims^2) each)", 0, 100_000
+    ),
     "map_words": ParamSpec(int, 300, "words shown on the 2-D map", 10, 5000),
     "knn_k": ParamSpec(int, 10, "neighbours compared by the agreement analysis", 1, 200),
     "agreement_words": ParamSpec(int, 5000, "words (shared by all models) used for neighbours and CKA", 100, 200_000),

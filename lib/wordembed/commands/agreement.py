@@ -1,7 +1,10 @@
 """``wordembed agreement``: do models agree on which words are alike? (analysis 4)
 
-Writes ``agreement_table`` (one row per model pair and measure, with intervals), one square matrix per measure
-(``agreement_<measure>``) and ``metrics.json`` into ``--out``.
+Writes ``agreement_table`` (one row per measure, pair set and model pair, with intervals: columns measure,
+pairs, model_a, model_b, value, ci_low, ci_high, n), one square matrix per key (``agreement_spearman_random``,
+``agreement_spearman_related``, ..., ``agreement_knn_jaccard``, ``agreement_cka``, ``agreement_cka_debiased``)
+and ``metrics.json`` into ``--out``. Rank correlations are computed on random pairs and on BATS pairs
+separately, never pooled (see :mod:`wordembed.analyses.agreement`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from wordembed.analyses.agreement import DEFAULT_CKA_BOOT, DEFAULT_KENDALL_BOOT, MEASURES
 from wordembed.errors import ParameterError
 
 
@@ -16,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "agreement",
         help="rank correlation of cosines, kNN overlap and CKA between every pair of models",
-        description="Agreement between models on the words all of them cover (random pairs plus BATS pairs).",
+        description="Agreement between models on the words all of them cover; rank correlations on random pairs "
+        "and on BATS pairs, each set on its own.",
     )
     p.add_argument(
         "--models", nargs="+", required=True, metavar="MODEL", help="model keys, YAML files or vector files"
@@ -29,9 +34,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-random", type=int, default=20_000, help="random pairs (default 20000)")
     p.add_argument("--k", type=int, default=10, help="nearest neighbours per word (default 10)")
     p.add_argument(
-        "--n-boot", type=int, default=200, help="bootstrap replicates for correlations and Jaccard"
+        "--n-boot",
+        type=int,
+        default=1000,
+        help="bootstrap replicates for correlations and Jaccard (default 1000; 0 = no intervals)",
     )
-    p.add_argument("--cka-boot", type=int, default=100, help="bootstrap replicates for CKA (default 100)")
+    p.add_argument(
+        "--kendall-boot",
+        type=int,
+        help=f"replicates for Kendall's intervals (default min(n-boot, {DEFAULT_KENDALL_BOOT}): the costly one)",
+    )
+    p.add_argument(
+        "--cka-boot",
+        type=int,
+        help=f"replicates for the CKA intervals (default min(n-boot, {DEFAULT_CKA_BOOT}))",
+    )
+    p.add_argument(
+        "--measures",
+        nargs="+",
+        choices=MEASURES,
+        default=list(MEASURES),
+        help="measures to compute (default all)",
+    )
     p.add_argument("--no-related", action="store_true", help="random pairs only (no BATS pairs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="output folder (default: outputs/cli/agreement)")
@@ -68,7 +92,9 @@ def run_agreement(args: argparse.Namespace) -> int:
         k=args.k,
         seed=args.seed,
         n_boot=args.n_boot,
+        kendall_boot=args.kendall_boot,
         cka_boot=args.cka_boot,
+        measures=tuple(dict.fromkeys(args.measures)),
         device=args.device,
     )
     if args.out is not None:
@@ -78,13 +104,17 @@ def run_agreement(args: argparse.Namespace) -> int:
 
         out = paths.outputs_dir() / "cli" / "agreement"
     write_table(out, "agreement_table", result.table)
-    for measure, matrix in result.matrices.items():
-        write_table(out, f"agreement_{measure}", matrix.reset_index(names="model"))
+    for key, matrix in result.matrices.items():
+        write_table(out, f"agreement_{key}", matrix.reset_index(names="model"))
     coverage = {
         name: {"covered": len(e.words), "asked": len(e.words) + len(e.missing)} for name, e in embs.items()
     }
     write_metrics(out, {"agreement": result.to_dict() | {"coverage": coverage, "words": args.words}})
-    print(f"{len(embs)} models, {result.n_words:,} shared words, {result.n_pairs:,} pairs; wrote {out}")
-    for measure, matrix in result.matrices.items():
-        print(f"\n{measure}:\n{matrix.round(3).to_string()}")
+    sources = result.pair_sources
+    related = f", {sources['related']:,} related pairs" if "related" in sources else ""
+    print(
+        f"{len(embs)} models, {result.n_words:,} shared words, {sources['random']:,} random pairs{related}; wrote {out}"
+    )
+    for key, matrix in result.matrices.items():
+        print(f"\n{key}:\n{matrix.round(3).to_string()}")
     return 0
