@@ -4,14 +4,22 @@ The real laser2.pt/.spm/.cvocab need the network, so the test writes files of th
 ``{params, model, dictionary}`` for ``LaserLstmEncoder``, a trained SentencePiece model, a fairseq dictionary)
 and checks the backend against an independent computation: the same weights in a plain ``nn.LSTM`` run on one
 unpadded word at a time, max-pooled over time.
+
+Downloads are served by a local HTTP server on 127.0.0.1 (the one plain-http host the loader accepts). The
+security tests: a hostile ``.pt`` (a pickle that runs code) is refused and its code never runs, a download or
+file whose sha256 differs from its pin is refused before torch.load, an unpinned file is not downloaded, and
+plain http to another host (also through a redirect) is refused before any connection.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
+import inspect
 import io
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -194,11 +202,19 @@ def file_server(tiny: dict[str, Any]) -> Iterator[str]:
     thread.join()
 
 
+def pinned(folder: Path, name: str = "tiny") -> dict[str, str]:
+    """options.sha256 for the files in ``folder``."""
+    return {
+        s.lstrip("."): hashlib.sha256((folder / f"{name}{s}").read_bytes()).hexdigest()
+        for s in laser.SUFFIXES
+    }
+
+
 def test_downloads_into_the_model_cache(
     tiny: dict[str, Any], file_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORDEMBED_CACHE", str(tmp_path / "cache"))
-    spec = make_spec(options={"name": "tiny", "base_url": file_server})
+    spec = make_spec(options={"name": "tiny", "base_url": file_server, "sha256": pinned(tiny["folder"])})
     enc = load_encoder(spec)
     entry = tmp_path / "cache" / "models" / "laser-tiny"
     assert sorted(p.name for p in entry.iterdir()) == ["tiny.cvocab", "tiny.pt", "tiny.spm"]
@@ -207,11 +223,24 @@ def test_downloads_into_the_model_cache(
     local = load_encoder(make_spec(source={"path": str(tiny["folder"])}))
     np.testing.assert_array_equal(enc.encode(WORDS)[0], local.encode(WORDS)[0])
     assert enc.fingerprint() == local.fingerprint()  # same file contents, same cache key
+    # a local folder serves as base_url too (a path or a file:// URL): no network, same checks
+    for base in (str(tiny["folder"]), tiny["folder"].as_uri()):
+        folder = tmp_path / f"from-{len(base)}"
+        options = {
+            "name": "tiny",
+            "base_url": base,
+            "sha256": pinned(tiny["folder"]),
+            "model_dir": str(folder),
+        }
+        assert load_encoder(make_spec(options=options)).fingerprint() == local.fingerprint()
 
 
 def test_failed_download_is_a_clear_error(file_server: str, tmp_path: Path) -> None:
     folder = tmp_path / "models"
-    spec = make_spec(options={"name": "absent", "base_url": file_server, "model_dir": str(folder)})
+    pins = {"pt": "0" * 64, "spm": "1" * 64, "cvocab": "2" * 64}
+    spec = make_spec(
+        options={"name": "absent", "base_url": file_server, "model_dir": str(folder), "sha256": pins}
+    )
     with pytest.raises(
         ModelError,
         match=r"model 'laser-tiny': cannot download http://127\.0\.0\.1:\d+/absent\.pt .*404.*source\.path",
@@ -221,6 +250,135 @@ def test_failed_download_is_a_clear_error(file_server: str, tmp_path: Path) -> N
     spec = make_spec(options={"name": "absent", "model_dir": str(folder), "download": False})
     with pytest.raises(ModelError, match="lacks .*absent.pt.* options.download is false"):
         load_encoder(spec)
+
+
+class _Hostile:
+    """Unpickling this runs code: it writes ``marker``. torch.load(weights_only=False) would do so."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('the checkpoint ran code')",))
+
+
+def test_a_hostile_checkpoint_is_refused_and_never_runs(tiny: dict[str, Any], tmp_path: Path) -> None:
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    for suffix in (".spm", ".cvocab"):
+        (folder / f"tiny{suffix}").write_bytes((tiny["folder"] / f"tiny{suffix}").read_bytes())
+    marker = tmp_path / "marker"
+    good = torch.load(tiny["folder"] / "tiny.pt", weights_only=True)
+    torch.save({**good, "params": _Hostile(marker)}, folder / "tiny.pt")
+    assert not marker.exists()
+    with pytest.raises(
+        ModelError, match=r"tiny\.pt: refusing to unpickle the LASER checkpoint: it needs exec"
+    ):
+        load_encoder(make_spec(source={"path": str(folder)}))
+    assert not marker.exists(), "loading the checkpoint ran its code"
+    # the loader has no way to unpickle at all
+    assert "weights_only=False" not in inspect.getsource(laser)
+
+
+def test_a_checksum_mismatch_is_refused_before_torch_load(
+    tiny: dict[str, Any], file_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads: list[Any] = []
+    real_load = torch.load
+    monkeypatch.setattr(laser.torch, "load", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
+    wrong = {**pinned(tiny["folder"]), "pt": hashlib.sha256(b"another file").hexdigest()}
+    folder = tmp_path / "models"
+    spec = make_spec(
+        options={"name": "tiny", "base_url": file_server, "model_dir": str(folder), "sha256": wrong}
+    )
+    with pytest.raises(
+        ModelError, match=r"tiny\.pt has sha256 [0-9a-f]{64} but options\.sha256\.pt pins .*discarded"
+    ):
+        load_encoder(spec)
+    assert loads == [] and not (folder / "tiny.pt").exists() and not list(folder.glob(".*part"))
+    # the same pin on a folder that holds the file: checked before loading too
+    with pytest.raises(ModelError, match=r"tiny\.pt has sha256 .* pins .*refusing to load it"):
+        load_encoder(
+            make_spec(source={"path": str(tiny["folder"])}, options={"name": "tiny", "sha256": wrong})
+        )
+    assert loads == []
+    load_encoder(
+        make_spec(
+            source={"path": str(tiny["folder"])}, options={"name": "tiny", "sha256": pinned(tiny["folder"])}
+        )
+    )
+    assert len(loads) == 1
+
+
+def test_downloads_need_pins_and_https(
+    tiny: dict[str, Any], file_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr(urllib.request.OpenerDirector, "open", lambda self, url, *a, **kw: opened.append(url))
+    folder = tmp_path / "models"
+    pins = pinned(tiny["folder"])
+    unpinned = make_spec(options={"name": "tiny", "base_url": file_server, "model_dir": str(folder)})
+    with pytest.raises(
+        ModelError,
+        match=r"^model 'laser-tiny': field 'options\.sha256\.pt' is required to download tiny\.pt: set it to the "
+        r"file's sha256 .*set source\.path to it$",
+    ):
+        load_encoder(unpinned)
+    partly = make_spec(
+        options={
+            "name": "tiny",
+            "base_url": file_server,
+            "model_dir": str(folder),
+            "sha256": {"pt": pins["pt"]},
+        }
+    )
+    with pytest.raises(ModelError, match=r"'options\.sha256\.spm' is required to download tiny\.spm"):
+        load_encoder(partly)  # every pin is checked before anything is fetched
+    for url in ("http://dl.fbaipublicfiles.com/nllb/laser", "ftp://127.0.0.1/laser", "http://127.0.0.2:8000"):
+        spec = make_spec(options={"name": "tiny", "base_url": url, "model_dir": str(folder), "sha256": pins})
+        with pytest.raises(ModelError, match=r"option base_url .* is refused: downloads must use https://"):
+            load_encoder(spec)
+    assert opened == [] and not folder.exists()
+    with pytest.raises(ParameterError, match=r"field 'options\.sha256\.pt' must be 64 lower-case hex digits"):
+        load_encoder(make_spec(options={"name": "tiny", "sha256": {"pt": "ABC"}}))
+    with pytest.raises(
+        ParameterError, match=r"unknown field 'options\.sha256\.bin'; valid fields: pt, spm, cvocab"
+    ):
+        load_encoder(make_spec(options={"name": "tiny", "sha256": {"bin": "0" * 64}}))
+
+
+class _RedirectToHttp(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+        self.send_response(302)
+        self.send_header("Location", "http://example.invalid/laser/tiny.pt")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_redirect_to_plain_http_elsewhere_is_refused(tiny: dict[str, Any], tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RedirectToHttp)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        folder = tmp_path / "models"
+        options = {
+            "name": "tiny",
+            "base_url": base,
+            "model_dir": str(folder),
+            "sha256": pinned(tiny["folder"]),
+        }
+        with pytest.raises(
+            ModelError, match=r"redirects to 'http://example\.invalid/laser/tiny\.pt', which is refused"
+        ):
+            load_encoder(make_spec(options=options))
+        assert list(folder.iterdir()) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_bad_inputs(tiny: dict[str, Any], tmp_path: Path) -> None:

@@ -281,23 +281,43 @@ def test_a_failing_model_is_reported_and_the_rest_goes_on(tmp_path: Path, kernel
     status = json.loads((out / BROKEN / "01_embed.run.json").read_text())
     assert status["status"] == "failed" and "told to fail" in status["error"]
 
-    # a second run keeps what finished (same files, untouched) and retries what failed or was blocked
-    finished = [out / GLOVE, out / STATIC / "01_embed", out / STATIC / "02_similarity_distribution"]
-    finished += [p.with_suffix(".ipynb") for p in finished[1:]] + [out / GLOVE / "01_embed.ipynb"]
-    kept = {f: f.stat().st_mtime_ns for d in finished for f in ([d] if d.is_file() else d.rglob("*"))}
-    assert len(kept) > 10
+    # the failed run is kept beside where a good one would be; X.ipynb only ever holds a successful run
+    assert status["output"] == str(out / BROKEN / "01_embed.failed.ipynb") and status["kept"] is None
+    assert (out / BROKEN / "01_embed.failed.ipynb").is_file()
+    assert not (out / BROKEN / "01_embed.ipynb").exists()
+
+    # a second run keeps what finished (same files, untouched) and retries what failed or was blocked; the
+    # analyses told which models embedded (a `models` parameter) rerun for every model, as the broken one now has
+    rest = [n for n in PER_MODEL_NOTEBOOKS if n != "01_embed"]
+    takes_models = {n for n in rest if "models" in runner.declared_parameters(runner.notebook_path(n))}
+    retried = {f"{STATIC}/03_related_pairs", f"{STATIC}/04_analogies"}
+    finished = [f"{GLOVE}/01_embed", f"{STATIC}/01_embed"] + [
+        f"{m}/{n}"
+        for m in (GLOVE, STATIC)
+        for n in rest
+        if n not in takes_models and f"{m}/{n}" not in retried
+    ]
+    kept = {
+        f: f.stat().st_mtime_ns
+        for label in finished
+        for f in [out / f"{label}.ipynb", *(out / label).rglob("*")]
+    }
+    assert len(kept) >= 6
     kernel.calls.clear()
     kernel.fail = set()
     second = _run(study, out)
-    assert kernel.calls == [f"{BROKEN}/{n}" for n in PER_MODEL_NOTEBOOKS] + [
-        f"{STATIC}/03_related_pairs",
-        f"{STATIC}/04_analogies",
-    ] + [f"{ALL_MODELS_DIR}/{n}" for n in CROSS_MODEL_NOTEBOOKS]
+    assert kernel.calls == [f"{BROKEN}/01_embed"] + [
+        f"{m}/{n}" for m in (GLOVE, BROKEN, STATIC) for n in rest
+        if m == BROKEN or f"{m}/{n}" in retried or n in takes_models
+    ] + [f"{ALL_MODELS_DIR}/{n}" for n in CROSS_MODEL_NOTEBOOKS]  # fmt: skip
     assert second.exit_code == 0
-    assert _statuses(second)[f"{GLOVE}/04_analogies"] == "skipped"
+    assert all(_statuses(second)[label] == "skipped" for label in finished)
     assert {f: f.stat().st_mtime_ns for f in kept} == kept
     assert kernel.parameters[f"{ALL_MODELS_DIR}/05_agreement"]["models"] == [GLOVE, broken, static]
     assert kernel.parameters[f"{ALL_MODELS_DIR}/06_report"]["failed_models"] == []
+    # the job succeeded: its stale failed copy is gone, the good notebook in place
+    assert (out / BROKEN / "01_embed.ipynb").is_file()
+    assert not (out / BROKEN / "01_embed.failed.ipynb").exists()
 
 
 def test_no_successful_model_blocks_the_cross_model_notebooks(tmp_path: Path, kernel: FakeKernel) -> None:
@@ -464,11 +484,14 @@ def test_real_notebooks_carry_on_past_a_model_whose_artefact_is_missing(
     assert report.exit_code == 1
     (failure,) = report.failed
     assert failure.error.startswith("ModelError") and f"{missing} does not exist" in failure.error
-    # the failing notebook is kept, rendered, with the error in it
-    nb = nbformat.read(str(out / BROKEN / "01_embed.ipynb"), as_version=4)
+    # the failing notebook is kept as X.failed.ipynb, rendered, with the error in it
+    nb = nbformat.read(str(out / BROKEN / "01_embed.failed.ipynb"), as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert len(errors) == 1 and errors[0].ename == "ModelError"
-    assert (out / BROKEN / "01_embed.html").is_file()
+    assert (out / BROKEN / "01_embed.failed.html").is_file()
+    assert not (out / BROKEN / "01_embed.ipynb").exists()
+    assert (out / GLOVE / "01_embed.html").is_file() and (out / GLOVE / "01_embed.reading.html").is_file()
+    assert not list(out.rglob("*.partial.ipynb")) and not list(out.rglob(".*.tmp"))
     assert not (out / BROKEN / "01_embed" / "metrics.json").exists()
     run = json.loads((out / "run.json").read_text())
     assert (

@@ -4,10 +4,26 @@ Per-model notebooks run once per model, then the cross-model notebooks once over
 Each job's inputs (notebook source, parameters, model YAML, library source, upstream results) are hashed: a job
 whose inputs have not changed since its last successful run is skipped. A failing job is recorded and the run
 goes on; finished work is never deleted.
+
+Nothing is reported done before it is, so a killed or interrupted run can never pass for a finished one. Per
+job, in ``<out>/<model or _all>/``:
+
+- ``X.run.json`` says ``running`` (with the new inputs hash) before the job starts; only a completed job
+  turns it into ``ok``. ``running`` or ``interrupted`` at the next start means that run did not finish, so
+  the job re-runs.
+- papermill writes ``X.partial.ipynb``; on success the HTML copies are rendered from it, then it is moved to
+  ``X.ipynb`` (``os.replace``). ``X.ipynb``, ``X.html`` and ``X.reading.html`` are each always a whole
+  successful run's, and the last good ones stay until a new run succeeds.
+- a failing run is moved to ``X.failed.ipynb`` (and ``X.failed.html``) beside the good ones; ``X.run.json``
+  and ``run.json`` name both (``output`` and ``kept``). Stale failed copies go when the job next succeeds.
+- any error while storing a job's outputs (rendering HTML on a full disk, writing its status) fails that
+  job, not the study; ``run.json`` is written at the end, also when the run is interrupted (the job in
+  flight is marked ``interrupted`` there, then the interrupt goes on).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -52,14 +68,25 @@ class Job:
     def status_path(self) -> Path:
         return self.output_path.with_suffix(".run.json")
 
+    @property
+    def partial_path(self) -> Path:
+        """Where papermill writes: the final path is only ever replaced by a whole, successful run."""
+        return self.output_path.with_suffix(".partial.ipynb")
+
+    @property
+    def failed_path(self) -> Path:
+        """Where a failed run goes, beside (never over) the last good one."""
+        return self.output_path.with_suffix(".failed.ipynb")
+
 
 @dataclass
 class JobResult:
     label: str
-    status: str  # ok | skipped | failed | blocked
+    status: str  # ok | skipped | failed | blocked | interrupted
     seconds: float = 0.0
     error: str | None = None
-    output: str | None = None
+    output: str | None = None  # the notebook of this run (X.failed.ipynb when it failed)
+    kept: str | None = None  # when this run failed or was interrupted: the last good notebook, kept
 
 
 @dataclass
@@ -70,7 +97,7 @@ class RunReport:
 
     @property
     def failed(self) -> list[JobResult]:
-        return [r for r in self.results if r.status in ("failed", "blocked")]
+        return [r for r in self.results if r.status in ("failed", "blocked", "interrupted")]
 
     @property
     def exit_code(self) -> int:
@@ -141,41 +168,87 @@ def _hash_inputs(job: Job, library: str, model_yaml: bytes | None, upstream: Seq
     return digest.hexdigest()
 
 
-def _is_fresh(job: Job) -> bool:
-    if not (job.status_path.is_file() and job.output_path.is_file()):
-        return False
+def _read_status(path: Path) -> dict[str, Any] | None:
+    """A job's ``.run.json``, or None when it is missing or unreadable (then the job simply runs)."""
     try:
-        status = json.loads(job.status_path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    return status.get("status") == "ok" and status.get("inputs") == job.inputs_hash
+        status = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
+def _is_fresh(job: Job, status: dict[str, Any] | None) -> bool:
+    """Only a completed run of the same inputs counts: ``running``/``interrupted``/``failed`` never do."""
+    return (
+        status is not None
+        and status.get("status") == "ok"
+        and status.get("inputs") == job.inputs_hash
+        and job.output_path.is_file()
+    )
+
+
+def _last_ok(job: Job, status: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Which inputs the kept ``X.ipynb`` came from, carried through ``running``/``failed`` statuses so the
+    ``.run.json`` always says what the good notebook on disk is."""
+    if status is None or not job.output_path.is_file():
+        return None
+    if status.get("status") == "ok":
+        return {"inputs": status.get("inputs"), "finished": status.get("finished")}
+    last = status.get("last_ok")
+    return last if isinstance(last, dict) else None
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def render_html(ipynb: Path) -> Path:
-    """HTML copies of a rendered notebook for readers without Jupyter: ``X.html`` with the code, and the
-    reading copy ``X.reading.html`` without it (nbconvert's ``--no-input``), each written atomically."""
+def _html_paths(ipynb: Path) -> tuple[Path, Path]:
+    """``X.html`` (with the code) and the reading copy ``X.reading.html`` of ``X.ipynb``."""
+    return ipynb.with_suffix(".html"), ipynb.with_suffix(".reading.html")
+
+
+def _html_bodies(ipynb: Path) -> tuple[str, str]:
+    """nbconvert's two renderings of a notebook: with the code, and without it (``--no-input``)."""
     import nbconvert
     import nbformat
 
     nb = nbformat.read(str(ipynb), as_version=4)
-    html = ipynb.with_suffix(".html")
-    for path, exporter in (
-        (html, nbconvert.HTMLExporter()),
-        (ipynb.with_suffix(".reading.html"), nbconvert.HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                                                                     exclude_output_prompt=True)),
-    ):
-        body, _ = exporter.from_notebook_node(nb)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(body, encoding="utf-8")
-        os.replace(tmp, path)
-    return html
+    full, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+    reading, _ = nbconvert.HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    ).from_notebook_node(nb)
+    return full, reading
+
+
+def render_html(ipynb: Path, dest: Path | None = None) -> Path:
+    """HTML copies of a rendered notebook for readers without Jupyter: ``X.html`` with the code, and the
+    reading copy ``X.reading.html`` without it, beside ``dest`` (default: ``ipynb``); returns ``X.html``.
+
+    Both are written to temporary files first and moved into place only when both are whole, so a full disk
+    leaves the previous copies, never a truncated one.
+    """
+    targets = _html_paths(dest or ipynb)
+    bodies = _html_bodies(ipynb)
+    tmps = [path.with_name(f".{path.name}.{os.getpid()}.tmp") for path in targets]
+    try:
+        for tmp, body in zip(tmps, bodies, strict=True):
+            tmp.write_text(body, encoding="utf-8")
+        for tmp, path in zip(tmps, targets, strict=True):
+            os.replace(tmp, path)
+    finally:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+    return targets[0]
 
 
 def _error_text(exc: BaseException) -> str:
@@ -232,6 +305,7 @@ class StudyRunner:
         self.html = html
         self._library = library_hash()
         self._declared = {n: declared_parameters(notebook_path(n)) for n in self.per_model + self.cross}
+        self._in_flight: Job | None = None  # the job running now, for run.json if the run is interrupted
 
     def _job(self, notebook: str, key: str | None, model_ref: str | None, extra: dict[str, Any]) -> Job:
         """A job whose outputs go to ``<out_root>/<model key or _all>/``, with the study's parameters."""
@@ -277,39 +351,137 @@ class StudyRunner:
         if models is not None and len(models) < needed:
             self.log(f"{prefix}: skipped (needs at least {needed} models, {len(models)} succeeded)")
             return JobResult(job.label, "skipped", error=f"needs at least {needed} models; {len(models)} succeeded")
-        if not self.force and _is_fresh(job):
+        previous = _read_status(job.status_path)
+        if not self.force and _is_fresh(job, previous):
             self.log(f"{prefix}: unchanged, skipped")
             return JobResult(job.label, "skipped", output=str(job.output_path))
-        self.log(f"{prefix}: running")
+        interrupted = previous is not None and previous.get("status") in ("running", "interrupted")
+        self.log(f"{prefix}: running" + (" (its last run did not finish)" if interrupted else ""))
+        last_ok = _last_ok(job, previous)
         start = time.perf_counter()
         try:
-            execute(job, kernel_name=self.kernel_name)
-        except Exception as exc:  # a failing notebook must not stop the study
-            seconds = time.perf_counter() - start
-            error = _error_text(exc)
+            # Before anything else: from here until the job completes, its status says it is not done.
             _write_json_atomic(
-                job.status_path, {"status": "failed", "inputs": job.inputs_hash, "error": error, "seconds": seconds}
-            )
-            if self.html and job.output_path.is_file():
-                try:
-                    render_html(job.output_path)
-                except Exception:  # the HTML copy is a convenience; the .ipynb holds the error
-                    pass
-            self.log(f"{prefix}: FAILED after {seconds:.1f} s: {error}")
-            return JobResult(job.label, "failed", seconds, error, str(job.output_path))
-        seconds = time.perf_counter() - start
-        if self.html:
-            render_html(job.output_path)
-        _write_json_atomic(job.status_path, {"status": "ok", "inputs": job.inputs_hash, "seconds": seconds})
+                job.status_path,
+                {"status": "running", "inputs": job.inputs_hash, "started": _now(), "pid": os.getpid(),
+                 "last_ok": last_ok},
+            )  # fmt: skip
+        except OSError as exc:
+            error = f"cannot write {job.status_path} ({_error_text(exc)}); the job was not started"
+            self.log(f"{prefix}: FAILED: {error}")
+            return JobResult(job.label, "failed", 0.0, error, kept=self._kept(job))
+        try:
+            return self._execute(job, prefix, start, last_ok)
+        except KeyboardInterrupt:
+            seconds = time.perf_counter() - start
+            try:
+                _write_json_atomic(
+                    job.status_path,
+                    {"status": "interrupted", "inputs": job.inputs_hash, "seconds": seconds,
+                     "finished": _now(), "partial": str(job.partial_path) if job.partial_path.is_file() else None,
+                     "kept": self._kept(job), "last_ok": last_ok},
+                )  # fmt: skip
+            except OSError:
+                pass  # the 'running' status written above already says this run did not finish
+            self.log(f"{prefix}: interrupted after {seconds:.1f} s")
+            raise
+
+    @staticmethod
+    def _kept(job: Job) -> str | None:
+        return str(job.output_path) if job.output_path.is_file() else None
+
+    def _execute(self, job: Job, prefix: str, start: float, last_ok: dict[str, Any] | None) -> JobResult:
+        """Run the notebook into ``X.partial.ipynb``; only a whole run replaces ``X.ipynb`` and its HTML."""
+        try:
+            job.partial_path.unlink(missing_ok=True)  # left by a killed run
+            execute(dataclasses.replace(job, output_path=job.partial_path), kernel_name=self.kernel_name)
+        except Exception as exc:  # a failing notebook must not stop the study
+            return self._failure(job, prefix, start, last_ok, _error_text(exc))
+        try:
+            if self.html:
+                render_html(job.partial_path, job.output_path)
+            os.replace(job.partial_path, job.output_path)
+            seconds = time.perf_counter() - start
+            _write_json_atomic(
+                job.status_path,
+                {"status": "ok", "inputs": job.inputs_hash, "seconds": seconds, "finished": _now(),
+                 "output": str(job.output_path)},
+            )  # fmt: skip
+        except Exception as exc:  # the notebook ran, but its outputs could not be stored: not done
+            error = f"the notebook ran but storing its outputs failed: {_error_text(exc)}"
+            return self._failure(job, prefix, start, last_ok, error)
+        for stale in (job.failed_path, *_html_paths(job.failed_path)):  # an earlier failure, now superseded
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError as exc:
+                self.log(f"{prefix}: warning: cannot remove the stale {stale} ({exc})")
         self.log(f"{prefix}: ok in {seconds:.1f} s")
         return JobResult(job.label, "ok", seconds, output=str(job.output_path))
 
+    def _failure(
+        self, job: Job, prefix: str, start: float, last_ok: dict[str, Any] | None, error: str
+    ) -> JobResult:
+        """Keep the failed run as ``X.failed.ipynb`` (+ HTML) beside the last good one and record both."""
+        seconds = time.perf_counter() - start
+        failed: Path | None = None
+        notes: list[str] = []
+        try:
+            if job.partial_path.is_file():
+                os.replace(job.partial_path, job.failed_path)
+                failed = job.failed_path
+            else:  # nothing was written this time: an older failed copy must not pass for this run's
+                for stale in (job.failed_path, *_html_paths(job.failed_path)):
+                    stale.unlink(missing_ok=True)
+        except OSError as exc:
+            notes.append(f"cannot keep the failed notebook ({_error_text(exc)})")
+        if failed is not None and self.html:
+            try:
+                render_html(failed)
+            except Exception as exc:  # the HTML copy is a convenience; the .ipynb holds the error
+                notes.append(f"cannot render {failed.name} as HTML ({_error_text(exc)})")
+        kept = self._kept(job)
+        record = {
+            "status": "failed", "inputs": job.inputs_hash, "error": error, "seconds": seconds,
+            "finished": _now(), "output": str(failed) if failed else None, "kept": kept, "last_ok": last_ok,
+            "notes": notes,
+        }  # fmt: skip
+        try:
+            _write_json_atomic(job.status_path, record)
+        except OSError as exc:  # the 'running' status stays, which also makes the next run retry the job
+            notes.append(f"cannot write {job.status_path.name} ({_error_text(exc)})")
+        where = f"; the failed run is in {failed.name}" if failed else ""
+        where += f"; the last good run is kept in {job.output_path.name}" if kept else ""
+        note = f" ({'; '.join(notes)})" if notes else ""
+        self.log(f"{prefix}: FAILED after {seconds:.1f} s: {error}{where}{note}")
+        return JobResult(
+            job.label, "failed", seconds, error + note, str(failed) if failed else None, kept=kept
+        )
+
     def run(self) -> RunReport:
+        """Run the grid; ``run.json`` is written at the end whatever happens, also when interrupted (the job
+        in flight is then marked ``interrupted`` and the interrupt goes on)."""
         report = RunReport(self.study.name, self.out_root)
-        resolved = [(ref, *_model_key_and_yaml(ref)) for ref in self.models]
+        resolved = [(ref, *_model_key_and_yaml(ref)) for ref in self.models]  # bad specs: before any output
+        self._in_flight = None
+        try:
+            self._run_all(report, resolved)
+        except BaseException as exc:
+            job = self._in_flight
+            if job is not None:
+                report.results.append(
+                    JobResult(job.label, "interrupted", error=_error_text(exc), kept=self._kept(job))
+                )
+            try:
+                _write_json_atomic(self.out_root / "run.json", report.to_dict())
+            except OSError as write_error:  # do not hide the interrupt behind this one
+                self.log(f"cannot write {self.out_root / 'run.json'}: {write_error}")
+            raise
+        _write_json_atomic(self.out_root / "run.json", report.to_dict())
+        return report
+
+    def _run_all(self, report: RunReport, resolved: list[tuple[str, str, bytes]]) -> None:
         total = len(resolved) * len(self.per_model) + len(self.cross)
         index = 0
-        ok_models: list[str] = []
         failed: list[str] = []
         model_ok = {key: True for _, key, _ in resolved}
         # Every model embeds first, so a per-model analysis that needs the other models' coverage (the common
@@ -324,8 +496,10 @@ class StudyRunner:
                     result = JobResult(job.label, "blocked", error="an earlier notebook of this model failed")
                     self.log(f"[{index}/{total}] {job.label}: blocked (an earlier notebook of {key} failed)")
                 else:
+                    self._in_flight = job
                     result = self._run_job(job, index, total)
                 report.results.append(result)
+                self._in_flight = None
                 if result.status == "failed":
                     failed.append(f"{key} ({notebook}): {result.error}")
                 if result.status in ("failed", "blocked"):
@@ -333,14 +507,14 @@ class StudyRunner:
         ok_models = [ref for ref, key, _ in resolved if model_ok[key]]
         for notebook in self.cross:
             index += 1
+            label = f"{ALL_MODELS_DIR}/{notebook}"
             if not ok_models:
-                label = f"{ALL_MODELS_DIR}/{notebook}"
                 self.log(f"[{index}/{total}] {label}: blocked (no model succeeded)")
                 report.results.append(JobResult(label, "blocked", error="no model succeeded"))
                 continue
-            report.results.append(self._run_job(self._cross_job(notebook, ok_models, failed), index, total))
-        _write_json_atomic(self.out_root / "run.json", report.to_dict())
-        return report
+            self._in_flight = job = self._cross_job(notebook, ok_models, failed)
+            report.results.append(self._run_job(job, index, total))
+            self._in_flight = None
 
 
 def run_study(study: Study, **kwargs: Any) -> RunReport:

