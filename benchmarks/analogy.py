@@ -6,15 +6,24 @@ Same vectors (GloVe-50d), same candidate vocabulary for every peer:
    our candidate words, ``restrict_vocab`` = all of them. gensim upper-cases words on both sides and excludes
    ``a, b, c`` from the answers, as we do; it skips questions with an unknown word, which we count as wrong,
    so the comparison is on the number of correct answers (and question by question).
-2. BATS, 3CosAdd / 3CosMul / LRCos: vecto 0.2.21's own solvers (``vecto.benchmarks.analogy``), fed vecto's own
-   reading of the BATS files, with vecto's conventions on our side (``answer_rule="first"``, exclusion
-   on). LRCos is timed with our batched Newton fit (default) and with scikit-learn's liblinear (vecto's
-   fitter): same objective, so the ranks agree. LRCos gets vecto's random negatives: vecto draws them with
-   Python's ``random.choice`` over its vocabulary, so we seed ``random`` and hand our solver the same draws.
+2. BATS, 3CosAdd / 3CosMul / PairDistance / 3CosAvg / LRCos: vecto 0.2.21's own solvers
+   (``vecto.benchmarks.analogy``), fed vecto's own reading of the BATS files, with vecto's conventions on our
+   side (``answer_rule="first"``, exclusion on). LRCos is timed with our batched Newton fit (default) and
+   with scikit-learn's liblinear (vecto's fitter): same objective, so the ranks agree. LRCos gets vecto's
+   random negatives: vecto draws them with Python's ``random.choice`` over its vocabulary, so we seed
+   ``random`` and hand our solver the same draws.
    Known differences, reported not hidden: vecto 0.2.21's ``Vocabulary.get_id`` returns 0 (not -1) for an
    unknown word, so it never detects a missing word and silently uses the first word's vector; questions
    (and, for LRCos, whole relations) that touch a word outside the vocabulary are left out of the parity
-   count. vecto's import downloads NLTK data for its corpus tokenizer (unused here, and unreachable
+   count. Ties: we break them against the answer (pessimistic rank) and call a question whose non-excluded
+   candidates all score the same *degenerate* (wrong, no rank); vecto orders tied scores however
+   ``np.argsort`` leaves them, and on the degenerate PairDistance questions (``a == a'``, BATS I02's
+   ``series -> series``: a zero offset) its scores are NaN. So ranks are compared exactly on tie-free
+   questions; on tied ones vecto's rank must fall inside the tie (``tied_vecto_rank_within_tie``), and
+   ``top1_disagree_unexplained`` counts top-1 disagreements that are neither tied nor degenerate (0 is
+   parity). Both sides score in float32 by different products (ours factor through ``S = U @ C.T``), so a
+   candidate within an ulp of the answer can swap places: ``rank_outside_tie*`` counts such questions and
+   gives the best rank at which it happens and the largest difference (deep in the list, by one or two). vecto's import downloads NLTK data for its corpus tokenizer (unused here, and unreachable
    offline): we stub ``nltk.download`` / ``nltk.data.load`` / the stop-word list while importing it.
 
 Prints one JSON object (also written with ``--out``). Run: ``python benchmarks/analogy.py``
@@ -122,6 +131,7 @@ def google_vs_gensim(emb: Embeddings, cand: Candidates) -> dict:
     o_correct = set(
         zip(q.a[q.correct], q.a_prime[q.correct], q.b[q.correct], q.b_prime[q.correct], strict=True)
     )
+    tied = q["rank"].notna() & (q["rank"] != q["rank_mid"])
     return {
         "questions": len(questions),
         "ours_covered": int(q.covered.sum()),
@@ -130,6 +140,9 @@ def google_vs_gensim(emb: Embeddings, cand: Candidates) -> dict:
         "gensim_correct": len(total["correct"]),
         "same_correct_count": int(q.correct.sum()) == len(total["correct"]),
         "questions_correct_in_one_only": len(g_correct ^ o_correct),
+        "ours_tied": int(tied.sum()),
+        "ours_tied_at_top": int((tied & (2 * q["rank_mid"] - q["rank"] == 1)).sum()),
+        "ours_degenerate": int(q["degenerate"].sum()),
         "ours_s": round(t_ours, 3),
         "gensim_s": round(t_gensim, 3),
         "speedup_vs_gensim": round(t_gensim / t_ours, 1),
@@ -202,7 +215,12 @@ def bats_vs_vecto(emb: Embeddings, cand: Candidates, relation_ids: list[str], me
 
 
 def _compare(method: str, ours: pd.DataFrame, vecto_rows: list, relations, vocab: dict) -> dict:
-    """Question-by-question agreement of the top answer and of the rank, on questions vecto handles right."""
+    """Question-by-question agreement of the top answer and of the rank, on questions vecto handles right.
+
+    Our ``rank`` is pessimistic (1 + candidates above the best answer + non-answers level with it) and
+    ``rank_mid`` splits the tie, so ``2 * rank_mid - rank`` is the optimistic rank: vecto's 0-based rank + 1
+    must lie between the two, and equal both on a question without ties.
+    """
     complete = {
         r.id: all(s in vocab and ans[0] in vocab for s, ans in r.pairs) for r in relations
     }  # LRCos trains on every pair
@@ -219,15 +237,33 @@ def _compare(method: str, ours: pd.DataFrame, vecto_rows: list, relations, vocab
         ok = ours.covered
         merged = ours[ok].merge(v, on=["relation", "a", "b"], how="inner")
     mine = merged["rank"].to_numpy() - 1  # vecto's ranks are 0-based
+    low = 2 * merged["rank_mid"].to_numpy() - merged["rank"].to_numpy() - 1  # the optimistic rank, 0-based
     theirs = merged["vrank"].to_numpy(dtype=float)
+    degenerate = merged["degenerate"].to_numpy(dtype=bool)
     found = np.isfinite(mine)
+    tied = found & (low != mine)
+    plain = found & ~tied
+    disagree = (mine == 0) != (theirs == 0)
+    # float32 rounding: our scores come from S = U @ C.T, vecto's from its own products, so candidates within
+    # an ulp or so of the answer can swap; say how far down and by how much ranks differ
+    unequal = found & ((theirs < low) | (theirs > mine))
     return {
         "questions_compared": len(merged),
         "ours_correct": int((mine == 0).sum()),
         "vecto_correct": int((theirs == 0).sum()),
-        "top1_agree": int(((mine == 0) == (theirs == 0)).sum()),
-        "rank_equal": int((mine[found] == theirs[found]).sum()),
-        "rank_compared": int(found.sum()),
+        "top1_agree": int((~disagree).sum()),
+        "top1_disagree_unexplained": int((disagree & ~tied & ~degenerate).sum()),
+        "rank_equal": int((mine[plain] == theirs[plain]).sum()),
+        "rank_compared": int(plain.sum()),
+        "tied": int(tied.sum()),
+        "tied_vecto_rank_within_tie": int(((theirs[tied] >= low[tied]) & (theirs[tied] <= mine[tied])).sum()),
+        "degenerate": int(degenerate.sum()),
+        "degenerate_vecto_correct": int((theirs[degenerate] == 0).sum()),
+        "rank_outside_tie": int(unequal.sum()),
+        "rank_outside_tie_best_rank": int(mine[unequal].min()) + 1 if unequal.any() else None,
+        "rank_outside_tie_max_diff": int(np.maximum(low - theirs, theirs - mine)[unequal].max())
+        if unequal.any()
+        else 0,
     }
 
 
@@ -241,6 +277,7 @@ def ours_full(emb: Embeddings, cand: Candidates, methods: list[str]) -> dict:
             "seconds": round(time.perf_counter() - t0, 2),
             "questions": len(res.questions),
             "accuracy": round(float(res.overall.accuracy.iloc[0]), 4),
+            "degenerate": int(res.overall.degenerate.iloc[0]),
             "coverage": round(float(res.overall.coverage.iloc[0]), 4),
         }
     return out
@@ -250,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--glove-dir", type=Path, default=None)
     parser.add_argument("--vecto-relations", default="I01,E01")
-    parser.add_argument("--methods", default="3CosAdd,3CosMul,LRCos")
+    parser.add_argument("--methods", default="3CosAdd,3CosMul,PairDistance,3CosAvg,LRCos")
     parser.add_argument("--candidates", choices=["default", "bats"], default="default")
     parser.add_argument("--full", action="store_true", help="also time our solvers on all 40 relations")
     parser.add_argument("--out", type=Path, default=None)

@@ -22,8 +22,10 @@ from wordembed.analyses.analogy import (
     solve_bats,
     solve_google,
 )
+from wordembed.analyses.bootstrap import bootstrap_mean_ci, cluster_bootstrap_ratio
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
+from wordembed.vocabulary import analogy_candidates, common_candidates
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,58 @@ def test_multi_answer_rule_and_coverage():
     assert question(first, "3CosAdd", "s2", "s3").correct
 
 
+def with_copy(emb: Embeddings, word: str, copy: str) -> Embeddings:
+    """``emb`` plus ``copy``, a word with exactly ``word``'s vector (so the two always tie)."""
+    vectors = np.vstack([emb.vectors, emb.vectors[emb.index[word]]])
+    return Embeddings([*emb.words, copy], vectors, model=emb.model)
+
+
+@pytest.mark.parametrize("method", ["3CosAdd", "3CosMul", "PairDistance", "SimilarToB"])
+def test_a_tie_at_the_top_is_wrong_and_predicts_the_other_word(method):
+    emb, rel = toy()
+    emb = with_copy(emb, "t2", "t2_twin")  # t2_twin ties with the answer t2 on every solver
+    cand = Candidates.from_embeddings(emb, ["t2", *emb.words])  # the answer first: argmax would pick it
+    res = solve_bats(emb, [rel], methods=[method], candidates=cand, n_boot=0)
+    row = question(res, method, "s1", "s2")
+    if method == "SimilarToB":  # its top is n2; the tie sits below it: ranks 2 and 3 split
+        assert row["rank"] == 3 and row.rank_mid == 2.5 and row.prediction == "n2"
+    else:
+        assert row["rank"] == 2 and row.rank_mid == 1.5 and row.prediction == "t2_twin"
+    assert not row.correct and not row.degenerate and row.top5
+    assert row.reciprocal_rank == pytest.approx(1 / row.rank_mid)
+    # answers tied with each other are not a tie against the answer: both listed, the question is solved
+    both = Rel(rel.id, rel.name, rel.group, rel.kind, (rel.pairs[0], ("s2", ("t2", "t2_twin")), rel.pairs[2]))
+    res = solve_bats(emb, [both], methods=[method], candidates=cand, n_boot=0)
+    row = question(res, method, "s1", "s2")
+    assert row.correct == (method != "SimilarToB") and row.prediction in (
+        ("t2", "t2_twin") if row.correct else ("n2",)
+    )
+
+
+def test_a_question_that_scores_every_candidate_alike_is_degenerate():
+    """PairDistance on a train pair ``a == a'`` (BATS I02's ``series -> series``): every score is 0."""
+    emb, _ = toy()
+    rel = Rel(
+        "X04", "same", "inflectional", "morphological", (("off", ("off",)), ("s1", ("t1",)), ("s2", ("t2",)))
+    )
+    res = solve_bats(emb, [rel], methods=["PairDistance", "3CosAdd"], candidates=emb.words, n_boot=0)
+    q = res.questions
+    same = q.a == "off"
+    pd_same = q[(q.method == "PairDistance") & same]
+    assert len(pd_same) == 2 and pd_same.covered.all() and pd_same.degenerate.all()
+    assert not pd_same.correct.any() and not pd_same.top5.any() and (pd_same.reciprocal_rank == 0).all()
+    assert pd_same["rank"].isna().all() and pd_same.rank_mid.isna().all() and (pd_same.prediction == "").all()
+    assert not q[~((q.method == "PairDistance") & same)].degenerate.any()  # 3CosAdd falls back on b
+    overall = res.overall.set_index("method")
+    assert overall.loc["PairDistance", "degenerate"] == 2 and overall.loc["3CosAdd", "degenerate"] == 0
+    rel_row = res.by_relation.set_index("method").loc["PairDistance"]
+    assert rel_row.degenerate == 2 and rel_row.correct == int(q[q.method == "PairDistance"].correct.sum())
+    honest = solve_bats(
+        emb, [rel], methods=["PairDistance"], candidates=emb.words, exclude_question_words=False, n_boot=0
+    )
+    assert int(honest.questions.degenerate.sum()) == 2  # no exclusion: still all level (b scores 0 too)
+
+
 def test_bad_parameters_are_named():
     emb, rel = toy()
     with pytest.raises(ParameterError, match="3CosFoo"):
@@ -170,16 +224,22 @@ def reference_scores(method, a, ap, b, cand):
     raise AssertionError(method)
 
 
+def reference_outcome(scores, answers, excluded):
+    """(pessimistic rank, mid-rank, degenerate) by the module's definitions, one candidate at a time."""
+    live = [i for i in range(len(scores)) if i not in excluded]
+    found = [i for i in answers if i not in excluded]
+    if live and min(scores[i] for i in live) == max(scores[i] for i in live):
+        return np.nan, np.nan, True
+    if not found:
+        return np.nan, np.nan, False
+    best = max(scores[i] for i in found)
+    higher = sum(scores[i] > best for i in live)
+    tied_others = sum(scores[i] == best for i in live if i not in answers)
+    return 1.0 + higher + tied_others, 1.0 + higher + tied_others / 2, False
+
+
 def reference_rank(scores, answers, excluded):
-    order = np.argsort(-scores, kind="stable")
-    rank = 0
-    for i in order:
-        if i in excluded:
-            continue
-        rank += 1
-        if i in answers:
-            return rank
-    return np.nan
+    return reference_outcome(scores, answers, excluded)[0]
 
 
 def random_setup(seed=0, n_words=150, dim=12):
@@ -216,6 +276,121 @@ def test_pairwise_ranks_equal_a_plain_reference(method):
     assert len(got) == 8 * 7
     np.testing.assert_array_equal(got, np.array(expected, dtype=float))
     assert 0 < res.questions.correct.sum() < len(got)
+
+
+def tied_setup(seed=0, n_words=60, dim=8):
+    """Vectors with four entries of +-1 each: every cosine is a multiple of 1/4, exact in float32 and float64,
+    so 3CosAdd and SimilarToB scores tie all the time and the tie rules are tested exactly."""
+    rng = np.random.default_rng(seed)
+    vecs = np.zeros((n_words, dim))
+    for i in range(n_words):
+        vecs[i, rng.choice(dim, size=4, replace=False)] = rng.choice([-1.0, 1.0], size=4)
+    words = [f"w{i}" for i in range(n_words)]
+    emb = Embeddings(words, vecs.astype(np.float32), model="tied")
+    pairs = tuple((f"w{i}", (f"w{10 + i}",) if i % 3 else (f"w{10 + i}", f"w{20 + i}")) for i in range(8))
+    return emb, Rel("T01", "tied", "lexicographic", "semantic", pairs)
+
+
+@pytest.mark.parametrize("method", ["3CosAdd", "SimilarToB"])
+def test_ties_follow_the_rules_of_a_plain_reference(method):
+    emb, rel = tied_setup()
+    cand = Candidates.from_embeddings(emb, emb.words[::-1])
+    res = solve_bats(emb, [rel], methods=[method], candidates=cand, n_boot=0)
+    c = cand.vectors.astype(np.float64)
+    col = cand.index
+    vec = {w: emb.vectors[emb.index[w]] / 2.0 for w in emb.words}  # unit: four entries of +-1/2
+    expected, top = [], []
+    for b, b_ans in rel.pairs:
+        for a, a_ans in rel.pairs:
+            if a == b:
+                continue
+            if method == "3CosAdd":
+                scores = c @ (vec[a_ans[0]] - vec[a] + vec[b])  # exact: same order as its cosine
+            else:
+                scores = c @ vec[b]
+            excluded = {col[a], col[b], *(col[w] for w in a_ans)}
+            expected.append(reference_outcome(scores, {col[w] for w in b_ans}, excluded))
+            live = [i for i in range(len(scores)) if i not in excluded]
+            best = max(scores[i] for i in live)
+            top.append({cand.words[i] for i in live if scores[i] == best})
+    q = res.questions
+    rank, mid, degenerate = (np.array(x) for x in zip(*expected, strict=True))
+    np.testing.assert_array_equal(q["rank"].to_numpy(), rank)
+    np.testing.assert_array_equal(q.rank_mid.to_numpy(), mid)
+    np.testing.assert_array_equal(q.degenerate.to_numpy(), degenerate)
+    assert (q["rank"] != q.rank_mid).sum() > 5  # the setting really has ties
+    answers = q.b_prime.str.split("/")
+    for row, tops, ans in zip(q.itertuples(), top, answers, strict=True):
+        assert row.prediction in tops  # a top-scoring candidate ...
+        assert row.correct == (row.prediction in ans)  # ... that is an answer exactly when it is correct
+        assert row.correct == (tops <= set(ans))  # correct only when nothing but answers is at the top
+
+
+@pytest.fixture(scope="module")
+def vecto_solvers():
+    """vecto 0.2.21's analogy module and embeddings classes (in the ``dev`` extra, never skipped); its import
+    wants NLTK data for a tokenizer the solvers never use, so the downloads are stubbed (as in
+    benchmarks/analogy.py)."""
+    import types
+    import warnings
+
+    import nltk
+
+    saved = nltk.download, nltk.data.load, nltk.corpus.stopwords
+    nltk.download = lambda *a, **k: True
+    nltk.data.load = lambda *a, **k: nltk.tokenize.PunktSentenceTokenizer()
+    nltk.corpus.stopwords = types.SimpleNamespace(words=lambda *a: [])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from vecto.benchmarks.analogy import analogy as vecto_analogy
+            from vecto.embeddings.dense import WordEmbeddingsDense
+            from vecto.vocabulary import Vocabulary
+    finally:
+        nltk.download, nltk.data.load, nltk.corpus.stopwords = saved
+    return vecto_analogy, WordEmbeddingsDense, Vocabulary
+
+
+@pytest.mark.parametrize("method", ["3CosAdd", "3CosMul", "PairDistance", "3CosAvg"])
+def test_ranks_equal_vectos_own_solvers(method, vecto_solvers):
+    """Question by question against vecto on its conventions (first listed answer, exclusion on). One pair
+    has ``a == a'``: PairDistance's questions on it are degenerate here and vecto, whose scores are NaN there,
+    does not count them correct either."""
+    import contextlib
+    import io
+    import warnings
+
+    vecto_analogy, WordEmbeddingsDense, Vocabulary = vecto_solvers
+    emb, rel = random_setup(seed=2)
+    rel = Rel(rel.id, rel.name, rel.group, rel.kind, (*rel.pairs, ("w60", ("w60", "w61"))))
+    embs = WordEmbeddingsDense()
+    embs.matrix = emb.vectors.copy()
+    embs.vocabulary = Vocabulary()
+    embs.vocabulary.lst_words = list(emb.words)
+    embs.vocabulary.dic_words_ids = dict(emb.index)
+    embs.normalize()
+    embs.cache_normalized_copy()
+    solver = vecto_analogy.select_method(method)(embs, exclude=True)
+    pairs = [[s, list(ans)] for s, ans in rel.pairs]
+    vecto_rank = {}
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")  # PairDistance's zero offset: 0 / 0
+        for j, test in enumerate(pairs):
+            train = [p for i, p in enumerate(pairs) if i != j]
+            out = solver.do_test_on_pairs(train, [test])
+            if method == "3CosAvg":
+                vecto_rank["", test[0]] = out[0]["rank"]
+            else:
+                vecto_rank.update({(p[0], test[0]): r["rank"] for p, r in zip(train, out, strict=True)})
+    res = solve_bats(emb, [rel], methods=[method], candidates=emb.words, answer_rule="first", n_boot=0)
+    q = res.questions
+    assert q.covered.all() and len(q) == len(vecto_rank)
+    theirs = np.array([vecto_rank[a, b] for a, b in zip(q.a, q.b, strict=True)], dtype=float)
+    degenerate = q.degenerate.to_numpy()
+    assert degenerate.sum() == (9 - 1 if method == "PairDistance" else 0)  # a = w60, every other b
+    np.testing.assert_array_equal(q["rank"].to_numpy()[~degenerate], theirs[~degenerate] + 1)
+    np.testing.assert_array_equal(q.correct.to_numpy(), theirs == 0)
+    assert 0 < q.correct.sum() < len(q)
 
 
 @pytest.mark.parametrize("solver", ["newton", "liblinear"])
@@ -266,20 +441,106 @@ def test_batched_newton_logistic_equals_liblinear():
         assert intercepts[k] == pytest.approx(ref.intercept_[0], abs=1e-6)
 
 
+def random_relations(seed=1):
+    """Three relations of eight pairs on the same random words (two groups), for the summary tables."""
+    emb, rel = random_setup(seed=seed)
+    pairs = rel.pairs
+    shifted = tuple((f"w{40 + i}", (f"w{20 + i}",)) for i in range(8))
+    return emb, [
+        rel,
+        Rel("R02", "random 2", "lexicographic", "semantic", pairs[::-1]),
+        Rel("R03", "random 3", "inflectional", "morphological", shifted),
+    ]
+
+
 def test_summary_tables_and_metrics():
-    emb, rel = random_setup(seed=1)
-    res = solve_bats(emb, [rel], methods=["3CosAdd", "3CosMul"], candidates=emb.words, n_boot=200)
+    emb, rels = random_relations()
+    res = solve_bats(emb, rels, methods=["3CosAdd", "3CosMul"], candidates=emb.words, n_boot=200)
     assert set(res.overall.method) == {"3CosAdd", "3CosMul"}
+    for table in (res.overall, res.by_group, res.by_relation):
+        assert {"accuracy_macro", "degenerate", "clusters", "mrr_low", "top5_high"} <= set(table.columns)
     for row in res.overall.itertuples():
         assert row.accuracy_low <= row.accuracy <= row.accuracy_high
         assert row.top5 >= row.accuracy and row.mrr >= row.accuracy
-    assert set(res.by_group.group) == {"lexicographic", "semantic"}
+        assert row.accuracy_macro == pytest.approx(row.accuracy)  # equal question counts per relation
+        assert row.clusters == 3
+    assert set(res.by_group.group) == {"lexicographic", "inflectional", "semantic", "morphological"}
+    assert set(res.by_relation.clusters) == {8}  # a relation's test pairs
     metrics = res.to_dict()
     assert (
         metrics["setup"]["candidates"]["size"] == 150 and len(metrics["setup"]["candidates"]["sha256"]) == 64
     )
-    assert metrics["overall"]["3CosAdd"]["questions"] == 56
+    assert metrics["setup"]["interval_unit"] == {
+        "overall": "relation",
+        "group": "relation",
+        "relation": "test pair",
+    }
+    assert metrics["overall"]["3CosAdd"]["questions"] == 3 * 56
     assert sorted(METHODS) == sorted(["3CosAdd", "3CosMul", "PairDistance", "3CosAvg", "LRCos", "SimilarToB"])
+
+
+def test_intervals_resample_relations_and_their_test_pairs():
+    """Overall / group intervals resample relations, a relation's resample its test pairs; not questions."""
+    emb, rels = random_relations()
+    res = solve_bats(emb, rels, methods=["3CosAdd", "LRCos"], candidates=emb.words, n_boot=300, seed=4)
+    q = res.questions
+    for method, qm in q.groupby("method"):
+        for name, col in (("accuracy", "correct"), ("mrr", "reciprocal_rank"), ("top5", "top5")):
+            per_rel = qm.groupby("relation", sort=False)[col].agg(["sum", "count"])
+            expected = cluster_bootstrap_ratio(per_rel["sum"], per_rel["count"], n_boot=300, seed=4)
+            row = res.overall.set_index("method").loc[method]
+            assert (row[f"{name}_low"], row[f"{name}_high"]) == pytest.approx(expected)
+            assert row[name] == pytest.approx(qm[col].mean())
+        per_rel = qm.groupby("relation", sort=False).correct.mean()
+        row = res.overall.set_index("method").loc[method]
+        assert row.accuracy_macro == pytest.approx(per_rel.mean())
+        iid = bootstrap_mean_ci(qm.correct.to_numpy(float), n_boot=300, seed=4)
+        assert (row.accuracy_low, row.accuracy_high) != pytest.approx(iid)
+        sem = res.by_group[(res.by_group.method == method) & (res.by_group.group == "lexicographic")].iloc[0]
+        lex = qm[qm.group == "lexicographic"].groupby("relation", sort=False).correct.agg(["sum", "count"])
+        assert (sem.accuracy_low, sem.accuracy_high) == pytest.approx(
+            cluster_bootstrap_ratio(lex["sum"], lex["count"], n_boot=300, seed=4)
+        )
+        for rel_id, qr in qm.groupby("relation"):
+            per_pair = qr.groupby("b", sort=False).correct.agg(["sum", "count"])
+            assert len(per_pair) == 8 and set(per_pair["count"]) == ({7} if method == "3CosAdd" else {1})
+            rrow = res.by_relation[(res.by_relation.method == method) & (res.by_relation.relation == rel_id)]
+            rrow = rrow.iloc[0]
+            expected = cluster_bootstrap_ratio(per_pair["sum"], per_pair["count"], n_boot=300, seed=4)
+            assert (rrow.accuracy_low, rrow.accuracy_high) == pytest.approx(expected, nan_ok=True)
+            assert rrow.accuracy_macro == pytest.approx((per_pair["sum"] / per_pair["count"]).mean())
+
+
+def test_no_bootstrap_gives_no_intervals():
+    emb, rels = random_relations()
+    res = solve_bats(emb, rels, methods=["3CosAdd"], candidates=emb.words, n_boot=0)
+    for table in (res.overall, res.by_group, res.by_relation):
+        bounds = table[[f"{m}_{side}" for m in ("accuracy", "mrr", "top5") for side in ("low", "high")]]
+        assert bounds.isna().all().all() and table.accuracy.notna().all()
+    assert res.to_dict()["overall"]["3CosAdd"]["questions"] == 3 * 56
+
+
+def test_common_candidates_keep_the_words_every_model_covers():
+    words = ["b", "a", "c", "d", "b", "e"]
+    coverage = {"m1": {"a", "b", "c", "e"}, "m2": ["b", "c", "d", "e"], "m3": ("e", "c", "b")}
+    assert common_candidates(words, coverage) == ["b", "c", "e"]  # deduplicated, in the given order
+    with pytest.raises(ParameterError, match="at least one model"):
+        common_candidates(words, {})
+    with pytest.raises(ParameterError, match="m2 covers fewest"):
+        common_candidates(["a"], {"m1": ["a"], "m2": ["z"]})
+    vocab, bats = ["x", "a"], ["b", "a"]
+    assert analogy_candidates(vocab, bats, "common") == analogy_candidates(vocab, bats, "bats+vocabulary")
+    assert analogy_candidates(vocab, bats, "common") == ["a", "b", "x"]
+    assert analogy_candidates(vocab, bats, "bats") == ["a", "b"]
+    with pytest.raises(ParameterError, match="common"):
+        analogy_candidates(vocab, bats, "everything")
+    emb, rels = random_relations()
+    common = common_candidates(emb.words, {"random": emb.words, "other": emb.words[::2]})
+    cand = Candidates.from_embeddings(emb, common, name="common", models=["random", "other"])
+    res = solve_bats(emb, rels[:1], candidates=cand, n_boot=0)
+    described = res.setup["candidates"]
+    assert described["name"] == "common" and described["models"] == ["random", "other"]
+    assert described["size"] == len(emb.words) // 2 and len(described["sha256"]) == 64
 
 
 def test_google_equals_gensim_on_random_vectors(tmp_path):
@@ -314,6 +575,19 @@ def test_google_equals_gensim_on_random_vectors(tmp_path):
     )
     assert 20 < len(gensim_correct) < len(questions) and ours_correct == gensim_correct
     assert set(ours.by_group.group) == {"semantic", "syntactic"}
+    # intervals: overall over the sections (ratio: the micro accuracy gensim reports), a section's over pairs
+    boot = solve_google(emb, questions, methods=["3CosAdd"], candidates=words, n_boot=300, seed=2)
+    overall = boot.overall.iloc[0]
+    per_section = boot.questions.groupby("relation", sort=False).correct.agg(["sum", "count"])
+    assert (
+        overall.accuracy == pytest.approx(per_section["sum"].sum() / len(questions)) and overall.clusters == 2
+    )
+    assert (overall.accuracy_low, overall.accuracy_high) == pytest.approx(
+        cluster_bootstrap_ratio(per_section["sum"], per_section["count"], n_boot=300, seed=2)
+    )
+    assert boot.by_group.accuracy_low.isna().all()  # one section per group: nothing to resample
+    assert set(boot.by_relation.clusters) == {12} and boot.by_relation.accuracy_low.notna().all()
+    assert boot.setup["interval_unit"]["overall"] == "section"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -392,6 +666,49 @@ def test_glove_bats_i01_matches_vecto(glove, default_vocab):
     assert len(q) == 2450 and int(q.correct.sum()) == 1487
 
 
+@pytest.fixture(scope="session")
+def bats_candidates(glove) -> Candidates:
+    """The BATS and Google words GloVe has (5,704): small enough for all 40 relations in a few seconds."""
+    from wordembed.datasets import bats_words, load_bats, load_google_analogy
+
+    google = load_google_analogy()
+    words = sorted(set(bats_words(load_bats())) | set(google[["a", "b", "c", "d"]].to_numpy().ravel()))
+    return Candidates.from_embeddings(glove, words, name="bats+google")
+
+
+@pytest.mark.slow
+def test_glove_interval_over_relations_is_wider_than_over_questions(glove, bats_candidates):
+    """98,000 questions are not 98,000 independent trials: the 40 relations are the sample. (Measured on
+    GloVe-50d: [0.176, 0.299] over relations against [0.233, 0.238] over questions.)"""
+    from wordembed.datasets import load_bats
+
+    res = solve_bats(glove, load_bats(), methods=["3CosAdd"], candidates=bats_candidates, n_boot=500)
+    row = res.overall.iloc[0]
+    assert row.questions == 98_000 and row.clusters == 40
+    assert row.accuracy_macro == pytest.approx(row.accuracy)  # every relation has 2,450 questions
+    iid_low, iid_high = bootstrap_mean_ci(res.questions.correct.to_numpy(float), n_boot=200, seed=0)
+    assert iid_low <= row.accuracy <= iid_high and row.accuracy_low <= row.accuracy <= row.accuracy_high
+    assert row.accuracy_high - row.accuracy_low >= 5 * (iid_high - iid_low)
+    assert res.setup["interval_unit"]["overall"] == "relation"
+
+
+@pytest.mark.slow
+def test_glove_pair_distance_on_identical_pairs_is_degenerate(glove, bats_candidates):
+    """BATS I02 lists ``series -> series`` and ``species -> species``: 2 x 49 PairDistance questions where the
+    offset is zero. They used to count as correct (every candidate tied at 0, ties favoured the answer)."""
+    from wordembed.datasets import load_bats
+
+    i02 = [r for r in load_bats() if r.id == "I02"]
+    res = solve_bats(glove, i02, methods=["PairDistance", "3CosAdd"], candidates=bats_candidates, n_boot=0)
+    q = res.questions
+    pdist = q[q.method == "PairDistance"]
+    same = pdist.covered & (pdist.a == pdist.a_prime)
+    assert int(same.sum()) == 98 and (pdist.degenerate == same).all()
+    assert not pdist[same].correct.any() and (pdist[same].prediction == "").all()
+    assert res.overall.set_index("method").loc["PairDistance", "degenerate"] == 98
+    assert not q[q.method == "3CosAdd"].degenerate.any()
+
+
 @pytest.mark.slow
 def test_analogy_command_on_a_vector_file(glove, tmp_path):
     from wordembed.cli import main
@@ -441,3 +758,15 @@ def test_newton_paths_agree_above_and_below_the_torch_threshold() -> None:
     np.testing.assert_allclose(big_coef, small[:, :-1], atol=1e-8)
     np.testing.assert_allclose(big_icpt, small[:, -1], atol=1e-8)
     assert np.abs(big_coef).max() > 0.01  # a real fit, not the zero start
+
+
+def test_notebook_04_honours_bootstrap_and_ranks_one_common_vocabulary() -> None:
+    """The notebook's wiring (its end-to-end run is tests/test_notebooks.py): ``bootstrap = 0`` reaches the
+    solvers as no intervals, and ``common`` restricts the candidates to what every model covers."""
+    from wordembed import paths
+
+    nb = json.loads((paths.notebooks_dir() / "04_analogies.ipynb").read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "max(bootstrap" not in code and "n_boot = bootstrap" in code
+    assert 'if analogy_candidates == "common"' in code and "common_candidates(words, coverage)" in code
+    assert "candidates=candidates" in code and '"candidates": candidates.describe()' in code

@@ -5,6 +5,8 @@ A sample keeps quick runs quick without changing code paths; the full list is th
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
+
 import numpy as np
 
 from wordembed.errors import ParameterError
@@ -28,13 +30,42 @@ def select_vocabulary(name: str, limit: int = 0, seed: int = 0) -> list[str]:
     return words
 
 
+ANALOGY_CANDIDATE_MODES: tuple[str, ...] = ("common", "bats+vocabulary", "bats")
+
+
 def analogy_candidates(vocabulary: list[str], bats_words: list[str], mode: str) -> list[str]:
-    """Candidate answers for analogies: the BATS words, plus the study vocabulary unless mode is 'bats'."""
+    """Candidate answers for analogies: the BATS words, plus the study vocabulary unless mode is 'bats'.
+
+    ``"common"`` returns the same list as ``"bats+vocabulary"``: its restriction to the words every model of
+    the study covers needs the models' coverage, which :func:`common_candidates` applies.
+    """
     if mode == "bats":
         return sorted(set(bats_words))
-    if mode == "bats+vocabulary":
+    if mode in ("bats+vocabulary", "common"):
         return sorted(set(bats_words) | set(vocabulary))
-    raise ParameterError(f"analogy_candidates={mode!r}; valid: bats+vocabulary, bats")
+    raise ParameterError(f"analogy_candidates={mode!r}; valid: {', '.join(ANALOGY_CANDIDATE_MODES)}")
+
+
+def common_candidates(words: Iterable[str], coverage: Mapping[str, Collection[str]]) -> list[str]:
+    """The ``words`` (deduplicated, in order) that every model of ``coverage`` has a vector for.
+
+    ``coverage`` maps a model key to the words it covers (an Embeddings' ``.words``, say). A model scored on
+    the candidates it alone covers faces fewer distractors than one with a larger vocabulary, so a
+    cross-model comparison ranks every model over this one shared list. Fails when no model is given or
+    when no word is left, naming the model that covers least.
+    """
+    if not coverage:
+        raise ParameterError("common candidates: give the coverage of at least one model")
+    wanted = list(dict.fromkeys(words))
+    covers = {model: c if isinstance(c, (set, frozenset)) else set(c) for model, c in coverage.items()}
+    kept = [w for w in wanted if all(w in c for c in covers.values())]
+    if wanted and not kept:
+        least = min(covers, key=lambda m: sum(w in covers[m] for w in wanted))
+        raise ParameterError(
+            f"common candidates: no word of {len(wanted)} is covered by every model of {sorted(covers)} "
+            f"({least} covers fewest)"
+        )
+    return kept
 
 
 def embedding_words(vocabulary: list[str]) -> list[str]:

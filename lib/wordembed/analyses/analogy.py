@@ -40,9 +40,20 @@ Coverage: a question is *covered* when the model has vectors for ``a``, ``a'`` a
 set-based: ``b``, its ``b'`` and at least one usable training pair) and at least one answer of ``b`` is a
 candidate. Uncovered questions count as wrong in every accuracy; the covered share is reported beside it.
 
-Ranks: the rank of a question is 1 + the number of (non-excluded) candidates scoring strictly higher than the
-best-scoring correct answer (ties favour the answer); it is undefined (NaN, reciprocal rank 0) for uncovered
-questions or when every answer is excluded. Accuracy is rank == 1, top-5 is rank <= 5, MRR the mean of 1/rank.
+Ranks and ties: a question is *correct* only when its prediction, the top non-excluded candidate, is an
+answer, with ties broken against the answer. The rank (column ``rank``) is pessimistic: 1 + the number of
+non-excluded candidates scoring strictly higher than the best-scoring answer + the number of non-excluded
+*non-answer* candidates scoring exactly the same as it (answers tied with each other do not push each other
+down). Accuracy is rank == 1 and top-5 is rank <= 5 on this rank, so a tie at the top is a wrong answer and
+``prediction`` is then the tied non-answer; MRR averages ``1 / rank_mid``, the mid-rank that splits ties
+evenly (1 + higher + tied non-answers / 2). Without ties the two ranks agree with vecto's 0-based ``rank`` + 1.
+
+Degenerate questions: when every non-excluded candidate scores the same (max == min), the solver has said
+nothing, e.g. PairDistance for a train pair with ``a == a'`` (``series -> series`` in BATS I02: the offset
+``a' - a`` is zero, so every candidate scores 0; vecto's scores are NaN there and it counts them wrong). Such
+a question is wrong: ``degenerate`` is True, ``rank`` and ``rank_mid`` are NaN, the reciprocal rank is 0 and the
+prediction is empty; the summaries count them (column ``degenerate``). The rank is also NaN (reciprocal rank
+0) for uncovered questions and when every answer is excluded.
 
 Google set: ``a b c d`` is ``a : a' :: b : b'`` with the single answer ``d``; excluded are ``a``, ``b``, ``c``
 (gensim's and word2vec's rule, the same as ours). Each section is pairs crossed with each other, so it is
@@ -51,11 +62,21 @@ solved like a BATS relation on the grid of its pairs and the asked questions are
 Speed: a relation's distinct words ``U`` (about 100) are scored against all candidates once,
 ``S = U @ C.T``; every question's scores are rows of ``S`` combined by broadcasting (3CosAdd ranks like
 ``S[a'] - S[a] + S[b]`` since candidates are unit vectors), in blocks of questions that bound memory. Ranks are
-counted (one comparison pass), so no sort or top-k selection is needed. No Python loop runs over questions;
-LRCos loops over its training folds (one fit each) only.
+counted (an argmax and two comparison passes, ``>`` and ``==``), so no sort or top-k selection is needed. No
+Python loop runs over questions; LRCos loops over its training folds (one fit each) only.
 
-Confidence intervals are percentile bootstraps over questions (questions of one relation share pairs, so
-these intervals are somewhat narrow; the relation-level table lets a reader bootstrap relations instead).
+Summaries and intervals: every table row (``by_relation``, ``by_group``, ``overall``) has ``accuracy``, ``mrr``
+and ``top5`` (means over its questions, uncovered ones counting as wrong), each with a 95 % percentile
+interval ``*_low`` / ``*_high`` from a *cluster* bootstrap (``cluster_bootstrap_ratio`` of
+:mod:`wordembed.analyses.bootstrap` on the clusters' sums and counts), because the questions are not
+independent: the 2,450 questions of a BATS relation come from its 50 pairs, and the 40 relations are the
+real sample. Overall
+and group (and kind) rows resample relations (Google: sections); a relation's (section's) row resamples its
+test pairs ``(b, b')``. Every BATS relation has the same number of questions, so an overall or group BATS
+accuracy is also the mean over relations; on the Google set it stays the micro accuracy gensim reports (a
+ratio over sections of unequal size). ``accuracy_macro`` is the unweighted mean of the row's clusters'
+accuracies (relations or sections; test pairs in a relation's row) and ``clusters`` their number; fewer than
+two clusters, or ``n_boot=0``, give NaN intervals. ``setup["interval_unit"]`` records the units.
 """
 
 from __future__ import annotations
@@ -69,7 +90,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from wordembed.analyses.bootstrap import DEFAULT_REPLICATES, bootstrap_mean_ci
+from wordembed.analyses.bootstrap import DEFAULT_REPLICATES, cluster_bootstrap_ratio, cluster_totals
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
 
@@ -83,6 +104,9 @@ EPSILON = 0.001
 TOP_K = 5
 LRCOS_SOURCE_REPEATS = 4
 BLOCK_BYTES = 16 * 2**20
+CI_LEVEL = 0.95
+SCORES: tuple[tuple[str, str], ...] = (("accuracy", "correct"), ("mrr", "reciprocal_rank"), ("top5", "top5"))
+"""Summary name and the per-question column it averages."""
 
 NoiseSampler = Callable[[str, int, int], np.ndarray]
 """``(relation id, fold, k) -> k candidate row indices`` used as LRCos's random negatives."""
@@ -98,16 +122,26 @@ class RelationLike(Protocol):
 
 @dataclass
 class Candidates:
-    """The words a solver may answer with, as unit vectors (rows of zeros stay zero)."""
+    """The words a solver may answer with, as unit vectors (rows of zeros stay zero).
+
+    ``models``: when the list was restricted to the words several models cover (a cross-model comparison
+    asks every model the same test), the models it was built from; recorded by :meth:`describe`.
+    """
 
     words: list[str]
     vectors: np.ndarray
     requested: int
     name: str = ""
+    models: tuple[str, ...] = ()
 
     @classmethod
     def from_embeddings(
-        cls, embeddings: Embeddings, words: Iterable[str] | None = None, *, name: str = ""
+        cls,
+        embeddings: Embeddings,
+        words: Iterable[str] | None = None,
+        *,
+        name: str = "",
+        models: Sequence[str] = (),
     ) -> Candidates:
         """The covered words among ``words`` (deduplicated, in order); all the model's words when None."""
         if words is None:
@@ -121,7 +155,13 @@ class Candidates:
             raise ParameterError(
                 f"candidates: none of the {len(wanted)} candidate words has a vector in {embeddings.model or 'the model'}"
             )
-        return cls(kept, _unit(embeddings.vectors[rows[keep]]), requested=len(wanted), name=name)
+        return cls(
+            kept,
+            _unit(embeddings.vectors[rows[keep]]),
+            requested=len(wanted),
+            name=name,
+            models=tuple(models),
+        )
 
     @cached_property
     def index(self) -> dict[str, int]:
@@ -142,12 +182,15 @@ class Candidates:
         return hashlib.sha256("\n".join(self.words).encode()).hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "size": len(self.words),
             "requested": self.requested,
             "sha256": self.fingerprint(),
         }
+        if self.models:
+            out["models"] = list(self.models)
+        return out
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -205,26 +248,127 @@ class AnalogyResult:
 # --------------------------------------------------------------------------------------------------------
 
 
-def _finish(
-    scores: np.ndarray, excluded: np.ndarray | None, answers: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rank of the best correct answer and the top prediction for each row of ``scores`` (modified in place).
+@dataclass
+class _Outcome:
+    """What ranking the candidates yields for each question (aligned arrays: a batch, a grid or a table).
 
-    ``excluded`` and ``answers`` are candidate columns per row, padded with -1.
+    ``rank``: pessimistic rank of the best answer (ties broken against it), NaN where undefined (no findable
+    answer, a degenerate question, or a question not asked); ``mid``: its mid-rank (ties split evenly);
+    ``degenerate``: every non-excluded candidate scored the same; ``pred``: candidate column of the top
+    non-excluded candidate, a non-answer among tied ones, -1 for none.
+    """
+
+    rank: np.ndarray
+    mid: np.ndarray
+    degenerate: np.ndarray
+    pred: np.ndarray
+
+    @classmethod
+    def blank(cls, shape: int | tuple[int, ...]) -> _Outcome:
+        return cls(
+            np.full(shape, np.nan),
+            np.full(shape, np.nan),
+            np.zeros(shape, dtype=bool),
+            np.full(shape, -1, dtype=np.int64),
+        )
+
+    def __getitem__(self, idx: Any) -> _Outcome:
+        return _Outcome(self.rank[idx], self.mid[idx], self.degenerate[idx], self.pred[idx])
+
+    def __setitem__(self, idx: Any, other: _Outcome) -> None:
+        self.rank[idx] = other.rank
+        self.mid[idx] = other.mid
+        self.degenerate[idx] = other.degenerate
+        self.pred[idx] = other.pred
+
+    def reshape(self, *shape: int) -> _Outcome:
+        return _Outcome(*(x.reshape(shape) for x in (self.rank, self.mid, self.degenerate, self.pred)))
+
+    def where(self, keep: np.ndarray) -> _Outcome:
+        """The same, undefined wherever ``keep`` is False (questions that are not covered)."""
+        return _Outcome(
+            np.where(keep, self.rank, np.nan),
+            np.where(keep, self.mid, np.nan),
+            keep & self.degenerate,
+            np.where(keep, self.pred, -1),
+        )
+
+
+def _distinct(cols: np.ndarray) -> np.ndarray:
+    """Candidate columns per row with repeats within a row replaced by -1 (so each column counts once)."""
+    out = np.sort(cols, axis=1)
+    if out.shape[1] > 1:
+        repeat = out[:, 1:] == out[:, :-1]
+        out[:, 1:][repeat] = -1
+    return out
+
+
+def _row_counts(
+    condition: Callable[..., np.ndarray], scores: np.ndarray, ref: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """Per row, how many ``condition(scores, ref)`` hold; ``mask`` is a reused bool buffer of the same shape.
+
+    Into a reused buffer and summed as bytes: ``count_nonzero(cond, axis=1)`` allocates a fresh (rows, V)
+    temporary and casts every element; this took half its time on a 16 MiB block (0.9 against 1.7 ms), which
+    pays for the second comparison (``==``) that the tie rules need.
+    """
+    condition(scores, ref, out=mask)
+    return mask.view(np.uint8).sum(axis=1, dtype=np.int32).astype(np.int64)
+
+
+def _finish(
+    scores: np.ndarray, excluded: np.ndarray | None, answers: np.ndarray, mask: np.ndarray | None = None
+) -> _Outcome:
+    """Rank of the best answer and the prediction for each row of ``scores`` (modified in place).
+
+    ``excluded`` and ``answers`` are candidate columns per row, padded with -1; ``mask``: an optional bool
+    buffer shaped like ``scores``, reused between blocks. Ties count against the answer
+    (pessimistic rank: 1 + candidates above the best answer + non-answers level with it), so a question is
+    correct only when its prediction, the top non-excluded candidate, is an answer. Three passes over the
+    block (argmax, ``>``, ``==``); the per-row counts of tied answers and of distinct excluded columns come
+    from the small ``(q, A)`` and ``(q, E)`` index arrays, so degenerate rows (every non-excluded candidate
+    level) need no extra pass: they are the rows whose best answer is level with every live candidate.
     """
     q, v = scores.shape  # scores are finite: every solver's formula is, on finite vectors
     rows = np.arange(q)
+    n_excluded = np.zeros(q, dtype=np.int64)
     if excluded is not None and excluded.size:
-        r = np.broadcast_to(rows[:, None], excluded.shape)
-        ok = excluded >= 0
-        scores[r[ok], excluded[ok]] = -np.inf
-    vals = scores[rows[:, None], np.maximum(answers, 0)]
-    vals[answers < 0] = -np.inf
+        distinct = _distinct(excluded)
+        ok = distinct >= 0
+        scores[np.broadcast_to(rows[:, None], distinct.shape)[ok], distinct[ok]] = -np.inf
+        n_excluded = ok.sum(axis=1)
+    live = v - n_excluded  # non-excluded candidates per row
+    ans = _distinct(answers)
+    valid = ans >= 0
+    vals = scores[rows[:, None], np.maximum(ans, 0)]
+    vals[~valid] = -np.inf  # an excluded answer is -inf too: it cannot be found
     best = vals.max(axis=1) if vals.shape[1] else np.full(q, -np.inf, dtype=scores.dtype)
-    higher = np.count_nonzero(scores > best[:, None], axis=1)
-    rank = np.where(np.isfinite(best), higher + 1.0, np.nan)
+    findable = np.isfinite(best)
+    tied_answers = np.count_nonzero(valid & (vals == best[:, None]), axis=1)
     pred = scores.argmax(axis=1)
-    return rank, pred
+    if mask is None or mask.shape != scores.shape:
+        mask = np.empty(scores.shape, dtype=bool)
+    greater = _row_counts(np.greater, scores, best[:, None], mask)
+    level = _row_counts(np.equal, scores, best[:, None], mask)  # tied answers + tied non-answers
+    tied_others = level - tied_answers
+    degenerate = findable & (level == live)  # the best answer is level with every live candidate
+    if (~findable).any():  # no answer to rank: a degenerate row needs its own look (rare rows only)
+        lost = np.flatnonzero(~findable & (live > 0))
+        top = scores[lost, pred[lost]]
+        degenerate[lost] = np.count_nonzero(scores[lost] == top[:, None], axis=1) == live[lost]
+    ok = findable & ~degenerate
+    rank = np.where(ok, 1.0 + greater + tied_others, np.nan)
+    mid = np.where(ok, 1.0 + greater + tied_others / 2.0, np.nan)
+    # a tie between an answer and a non-answer at the top: the prediction is the non-answer
+    fix = np.flatnonzero(ok & (greater == 0) & (tied_others > 0))
+    if fix.size:
+        sub = scores[fix]
+        a = ans[fix]
+        r = np.broadcast_to(np.arange(fix.size)[:, None], a.shape)
+        sub[r[a >= 0], a[a >= 0]] = -np.inf
+        pred[fix] = sub.argmax(axis=1)
+    pred = np.where(degenerate | (live == 0), -1, pred)
+    return _Outcome(rank, mid, degenerate, pred)
 
 
 def _block_rows(v: int, itemsize: int = 4) -> int:
@@ -370,43 +514,41 @@ def _check_rule(answer_rule: str) -> None:
 
 def _pairwise_relation(
     method: str, table: _PairTable, scorer: _Scorer, exclude: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """All ordered (test j, train i != j) questions: (train, test, covered, rank, prediction)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Outcome]:
+    """All ordered (test j, train i != j) questions: (train, test, covered, outcome)."""
     n = table.n
     jj, ii = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     off = jj != ii
     train, test = ii[off], jj[off]
     covered = table.usable[train] & table.usable[test] & table.findable()[test]
-    grid_rank, grid_pred = _pairwise_grid(method, table, scorer, exclude)
-    rank = np.where(covered, grid_rank[test, train], np.nan)
-    pred = np.where(covered, grid_pred[test, train], -1)
-    return train, test, covered, rank, pred
+    grid = _pairwise_grid(method, table, scorer, exclude)
+    return train, test, covered, grid[test, train].where(covered)
 
 
 def _pairwise_grid(
     method: str, table: _PairTable, scorer: _Scorer, exclude: bool, tests: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rank and prediction of every (test j, train i) question, ``(n, n)`` each (NaN / -1 where not asked).
+) -> _Outcome:
+    """The outcome of every (test j, train i) question, an ``(n, n)`` grid (undefined where not asked).
 
     Scores of a block of test pairs against all train pairs come from one broadcast of ``L[i]`` with
     ``R[j]`` into a reused buffer; the diagonal (i = j) is computed and ignored (2 % of the work).
     """
     n = table.n
     v = scorer.s.shape[1]
-    grid_rank = np.full((n, n), np.nan)
-    grid_pred = np.full((n, n), -1, dtype=np.int64)
+    grid = _Outcome.blank((n, n))
     ok_test = table.usable & table.findable()
     if tests is not None:
         ok_test &= np.isin(np.arange(n), tests)
     usable_test = np.flatnonzero(ok_test)
     if not table.usable.any() or usable_test.size == 0:
-        return grid_rank, grid_pred
+        return grid
     ia = np.maximum(table.src_u, 0)
     iap = np.maximum(table.ans_u, 0)
     left = scorer.left(method, ia, iap)  # (n, V)
     excl_pair = _pad([[c for c in [table.src_col[i], *table.ans_cols[i]] if c >= 0] for i in range(n)])
     per_block = max(1, _block_rows(v) // n)
     buffer = np.empty((min(per_block, usable_test.size), n, v), dtype=np.float32)
+    mask = np.empty((buffer.shape[0] * n, v), dtype=bool)  # _finish's comparisons, reused like ``buffer``
     for start in range(0, usable_test.size, per_block):
         tj = usable_test[start : start + per_block]
         right = scorer.right(method, table.src_u[tj])  # (J, V)
@@ -422,10 +564,8 @@ def _pairwise_grid(
             excluded = np.concatenate([np.tile(excl_pair, (tj.size, 1)), b_col], axis=1)
         else:
             excluded = None
-        r, p = _finish(scores, excluded, answers)
-        grid_rank[tj] = r.reshape(tj.size, n)
-        grid_pred[tj] = p.reshape(tj.size, n)
-    return grid_rank, grid_pred
+        grid[tj] = _finish(scores, excluded, answers, mask[: tj.size * n]).reshape(tj.size, n)
+    return grid
 
 
 def _set_relation(
@@ -437,18 +577,17 @@ def _set_relation(
     relation_id: str,
     noise: NoiseSampler,
     lrcos_solver: str = "newton",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One question per test pair j, trained on all other pairs: (train=-1, test, covered, rank, prediction)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Outcome]:
+    """One question per test pair j, trained on all other pairs: (train=-1, test, covered, outcome)."""
     n = table.n
     test = np.arange(n)
     train = np.full(n, -1, dtype=np.int64)
     usable = table.usable
     n_other = usable.sum() - usable.astype(int)
     covered = usable & table.findable() & (n_other > 0)
-    rank = np.full(n, np.nan)
-    pred = np.full(n, -1, dtype=np.int64)
+    outcome = _Outcome.blank(n)
     if not covered.any():
-        return train, test, covered, rank, pred
+        return train, test, covered, outcome
     tj = np.flatnonzero(covered)
     right = scorer.s[table.src_u[tj]]  # cos(d, b), (J, V)
     if method == "3CosAvg":
@@ -465,10 +604,8 @@ def _set_relation(
     else:
         raise ParameterError(f"method {method!r} is not a set-based solver; valid: {', '.join(SET_METHODS)}")
     excluded = table.src_col[tj][:, None] if exclude else None
-    r, p = _finish(np.ascontiguousarray(scores), excluded, table.ans_cols[tj])
-    rank[tj] = r
-    pred[tj] = p
-    return train, test, covered, rank, pred
+    outcome[tj] = _finish(np.ascontiguousarray(scores), excluded, table.ans_cols[tj])
+    return train, test, covered, outcome
 
 
 def _lrcos_scores(
@@ -656,7 +793,7 @@ def solve_bats(
         "n_boot": n_boot,
         "seed": seed,
     }
-    return _summarize(questions, setup, n_boot, seed, group_cols=("group", "kind"))
+    return _summarize(questions, setup, n_boot, seed, group_cols=("group", "kind"), unit="relation")
 
 
 def _as_candidates(
@@ -677,8 +814,7 @@ def _question_frame(
     train: np.ndarray,
     test: np.ndarray,
     covered: np.ndarray,
-    rank: np.ndarray,
-    pred: np.ndarray,
+    outcome: _Outcome,
 ) -> pd.DataFrame:
     src = np.array(table.sources, dtype=object)
     chosen = np.array(table.chosen, dtype=object)
@@ -697,19 +833,23 @@ def _question_frame(
             "b": src[test],
             "b_prime": expected[test],
             "covered": covered,
-            "rank": rank,
-            "prediction": cwords[pred],
         }
     )
-    return _add_scores(frame)
+    return _add_scores(frame, outcome, cwords)
 
 
-def _add_scores(frame: pd.DataFrame) -> pd.DataFrame:
-    rank = frame["rank"].to_numpy(dtype=float)
+def _add_scores(frame: pd.DataFrame, outcome: _Outcome, cwords: np.ndarray) -> pd.DataFrame:
+    """The outcome's columns and the per-question scores every summary averages (see the module docstring)."""
+    rank = outcome.rank
     found = np.isfinite(rank)
+    frame["rank"] = rank
+    frame["rank_mid"] = outcome.mid
+    frame["degenerate"] = outcome.degenerate
+    frame["prediction"] = cwords[outcome.pred]
     frame["correct"] = found & (rank == 1)
     frame["top5"] = found & (rank <= TOP_K)
-    frame["reciprocal_rank"] = np.where(found, 1.0 / np.where(found, rank, 1.0), 0.0)
+    mid = outcome.mid
+    frame["reciprocal_rank"] = np.where(found, 1.0 / np.where(found, mid, 1.0), 0.0)
     return frame
 
 
@@ -727,6 +867,8 @@ def _empty_questions() -> pd.DataFrame:
             "b_prime",
             "covered",
             "rank",
+            "rank_mid",
+            "degenerate",
             "prediction",
             "correct",
             "top5",
@@ -735,39 +877,67 @@ def _empty_questions() -> pd.DataFrame:
     )
 
 
-def _stats(frame: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"questions": len(frame), "covered": int(frame["covered"].sum())}
-    out["coverage"] = out["covered"] / len(frame) if len(frame) else float("nan")
-    for name, col in (("accuracy", "correct"), ("mrr", "reciprocal_rank"), ("top5", "top5")):
+def _stats(frame: pd.DataFrame, clusters: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
+    """Means over the frame's questions, with percentile intervals from resampling whole ``clusters``.
+
+    Each mean is ``sum / count`` over questions (uncovered ones count as wrong); its interval resamples the
+    clusters' sums and counts together (:func:`cluster_bootstrap_ratio`), so questions that share pairs move
+    together as they do in the data. ``accuracy_macro`` is the unweighted mean of the clusters' accuracies.
+    """
+    n = len(frame)
+    covered = frame["covered"].to_numpy(dtype=bool)
+    correct = frame["correct"].to_numpy(dtype=bool)
+    out: dict[str, Any] = {"questions": n, "covered": int(covered.sum())}
+    out["coverage"] = out["covered"] / n if n else float("nan")
+    for name, col in SCORES:
         values = frame[col].to_numpy(dtype=float)
-        out[name] = float(values.mean()) if values.size else float("nan")
-        low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=seed) if n_boot else (float("nan"),) * 2
+        out[name] = float(values.mean()) if n else float("nan")
+        sums, counts = cluster_totals(values, clusters)
+        low, high = cluster_bootstrap_ratio(sums, counts, n_boot=n_boot, ci=CI_LEVEL, seed=seed)
         out[f"{name}_low"], out[f"{name}_high"] = low, high
-    cov = frame["covered"].to_numpy(dtype=bool)
-    out["accuracy_covered"] = float(frame["correct"].to_numpy()[cov].mean()) if cov.any() else float("nan")
-    out["correct"] = int(frame["correct"].sum())
+        if name == "accuracy":
+            out["accuracy_macro"] = float((sums / counts).mean()) if n else float("nan")
+            out["clusters"] = len(counts)
+    out["accuracy_covered"] = float(correct[covered].mean()) if covered.any() else float("nan")
+    out["correct"] = int(correct.sum())
+    out["degenerate"] = int(frame["degenerate"].to_numpy(dtype=bool).sum())
     return out
 
 
 def _summarize(
-    questions: pd.DataFrame, setup: dict[str, Any], n_boot: int, seed: int, *, group_cols: Sequence[str]
+    questions: pd.DataFrame,
+    setup: dict[str, Any],
+    n_boot: int,
+    seed: int,
+    *,
+    group_cols: Sequence[str],
+    unit: str,
 ) -> AnalogyResult:
+    """Per-relation, per-group and overall rows; ``unit`` names what a relation is ("relation", "section").
+
+    Overall and group intervals resample relations (the sampled unit of BATS: 40 relations, not 98,000
+    independent questions); a relation's interval resamples its test pairs (clusters of its questions).
+    """
+    # integer cluster codes, so the per-level resampling never sorts strings
+    relation_code = questions.groupby("relation", sort=False).ngroup().to_numpy()
+    pair_code = questions.groupby(["relation", "b", "b_prime"], sort=False).ngroup().to_numpy()
     rel_rows, group_rows, overall_rows = [], [], []
     for method, qm in questions.groupby("method", sort=False):
         for rel, qr in qm.groupby("relation", sort=False):
             row = {"method": method, "relation": rel}
             for col in ("relation_name", *group_cols):
                 row[col] = qr[col].iloc[0]
-            rel_rows.append(row | _stats(qr, n_boot, seed))
+            rel_rows.append(row | _stats(qr, pair_code[qr.index], n_boot, seed))
         for col in group_cols:
             for value, qg in qm.groupby(col, sort=False):
                 row = {"method": method, "level": col, "group": value}
-                stats = _stats(qg, n_boot, seed)
-                stats["accuracy_macro"] = float(qg.groupby("relation", sort=False)["correct"].mean().mean())
-                group_rows.append(row | stats)
-        stats = _stats(qm, n_boot, seed)
-        stats["accuracy_macro"] = float(qm.groupby("relation", sort=False)["correct"].mean().mean())
-        overall_rows.append({"method": method} | stats)
+                group_rows.append(row | _stats(qg, relation_code[qg.index], n_boot, seed))
+        overall_rows.append({"method": method} | _stats(qm, relation_code[qm.index], n_boot, seed))
+    setup = setup | {
+        "interval": f"{CI_LEVEL:.0%} percentile cluster bootstrap ({n_boot} replicates; none when 0)",
+        "interval_unit": {"overall": unit, "group": unit, "relation": "test pair"},
+        "ties": "pessimistic rank (ties count against the answer); MRR from the mid-rank",
+    }
     return AnalogyResult(
         questions, pd.DataFrame(rel_rows), pd.DataFrame(group_rows), pd.DataFrame(overall_rows), setup
     )
@@ -828,16 +998,13 @@ def solve_google(
         covered[rows] = table.usable[train] & table.usable[test] & table.findable()[test]
     frames = []
     group = np.where(np.char.startswith(section.astype(str), GOOGLE_SEMANTIC_PREFIX), "syntactic", "semantic")
+    cwords = np.array(cand.words + [""], dtype=object)
     for method in methods:
-        rank = np.full(n, np.nan)
-        pred = np.full(n, -1, dtype=np.int64)
+        outcome = _Outcome.blank(n)
         for rows, train, test, words, table in plan:
             scorer = _Scorer(words, embeddings, cand)
-            grid_rank, grid_pred = _pairwise_grid(
-                method, table, scorer, exclude_question_words, np.unique(test)
-            )
-            rank[rows] = np.where(covered[rows], grid_rank[test, train], np.nan)
-            pred[rows] = np.where(covered[rows], grid_pred[test, train], -1)
+            grid = _pairwise_grid(method, table, scorer, exclude_question_words, np.unique(test))
+            outcome[rows] = grid[test, train].where(covered[rows])
         frame = pd.DataFrame(
             {
                 "method": method,
@@ -849,11 +1016,9 @@ def solve_google(
                 "b": qc,
                 "b_prime": qd,
                 "covered": covered,
-                "rank": rank,
-                "prediction": np.array(cand.words + [""], dtype=object)[pred],
             }
         )
-        frames.append(_add_scores(frame))
+        frames.append(_add_scores(frame, outcome, cwords))
     setup = {
         "dataset": "google",
         "model": embeddings.model,
@@ -864,4 +1029,6 @@ def solve_google(
         "n_boot": n_boot,
         "seed": seed,
     }
-    return _summarize(pd.concat(frames, ignore_index=True), setup, n_boot, seed, group_cols=("group",))
+    return _summarize(
+        pd.concat(frames, ignore_index=True), setup, n_boot, seed, group_cols=("group",), unit="section"
+    )

@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "analogy",
         help="solve BATS or Google analogies with a model's vectors",
         description="Solve every analogy question of BATS 3.0 (or the Google set) by vector arithmetic and write "
-        "per-question, per-relation, per-group and overall accuracy / MRR / top-5 with bootstrap intervals.",
+        "per-question, per-relation, per-group and overall accuracy / MRR / top-5 with bootstrap intervals (over "
+        "relations, or Google sections; a relation's over its test pairs). Ties count against the answer.",
     )
     parser.add_argument("--model", required=True, help="model key, model YAML, or word2vec/GloVe vector file")
     parser.add_argument("--dataset", choices=["bats", "google"], default="bats")
@@ -142,12 +143,15 @@ def _analogy(args: argparse.Namespace) -> int:
     metrics = result.to_dict()
     metrics["setup"]["source"] = str(args.model)
     write_metrics(out, metrics)
+    unit = result.setup["interval_unit"]["overall"]
     for row in result.overall.to_dict("records"):
+        degenerate = f", {row['degenerate']} degenerate" if row["degenerate"] else ""
         print(
             f"{row['method']:>12}: accuracy {row['accuracy']:.3f} "
             f"[{row['accuracy_low']:.3f}, {row['accuracy_high']:.3f}], MRR {row['mrr']:.3f}, "
-            f"top-5 {row['top5']:.3f}, coverage {row['coverage']:.3f} ({row['questions']} questions)"
+            f"top-5 {row['top5']:.3f}, coverage {row['coverage']:.3f} ({row['questions']} questions{degenerate})"
         )
+    print(f"intervals: 95% bootstrap over {unit}s (nan: --n-boot 0)")
     print(f"candidates: {len(cand.words)} words; results in {out}")
     return 0
 
