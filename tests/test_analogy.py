@@ -328,26 +328,15 @@ def test_ties_follow_the_rules_of_a_plain_reference(method):
 
 @pytest.fixture(scope="module")
 def vecto_solvers():
-    """vecto 0.2.21's analogy module and embeddings classes (in the ``dev`` extra, never skipped); its import
-    wants NLTK data for a tokenizer the solvers never use, so the downloads are stubbed (as in
-    benchmarks/analogy.py)."""
-    import types
-    import warnings
+    """vecto 0.2.21's analogy module and embeddings classes (in the ``dev`` extra, never skipped), imported the
+    way benchmarks/analogy.py does it (its import wants NLTK data for a tokenizer the solvers never use)."""
+    import importlib.util
 
-    import nltk
-
-    saved = nltk.download, nltk.data.load, nltk.corpus.stopwords
-    nltk.download = lambda *a, **k: True
-    nltk.data.load = lambda *a, **k: nltk.tokenize.PunktSentenceTokenizer()
-    nltk.corpus.stopwords = types.SimpleNamespace(words=lambda *a: [])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from vecto.benchmarks.analogy import analogy as vecto_analogy
-            from vecto.embeddings.dense import WordEmbeddingsDense
-            from vecto.vocabulary import Vocabulary
-    finally:
-        nltk.download, nltk.data.load, nltk.corpus.stopwords = saved
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analogy.py"
+    spec = importlib.util.spec_from_file_location("benchmark_analogy", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    vecto_analogy, _, WordEmbeddingsDense, Vocabulary = module.import_vecto()
     return vecto_analogy, WordEmbeddingsDense, Vocabulary
 
 
