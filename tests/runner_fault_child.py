@@ -1,6 +1,6 @@
 """The child process of tests/test_runner_faults.py: a StudyRunner with a slow stand-in kernel, to be SIGKILLed.
 
-Run as ``python tests/runner_fault_child.py STUDY_YAML OUT_DIR LIBRARY_HASH``: it reruns the study with
+Run as ``python tests/runner_fault_child.py STUDY_YAML OUT_DIR CODE_HASHES_JSON``: it reruns the study with
 ``force=True`` (the case where a killed run used to leave a half-run notebook under an "ok" status). The kernel
 writes the notebook cell by cell, in place and non-atomically like a real kernel's output, prints ``started`` on
 stdout when it begins (the parent's clock for the kill starts there), and the HTML stand-in takes a while too,
@@ -80,10 +80,11 @@ def html_bodies(ipynb: Path) -> tuple[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    study_path, out, library = argv
+    study_path, out, pinned = argv
     from wordembed.study import load_study
 
-    runner.library_hash = lambda: library
+    code = json.loads(pinned)  # the parent's code hashes: the same job keys as its own runs
+    runner.code_hash = lambda path: code[str(path)]
     runner.declared_parameters = lambda path: DECLARED
     runner.execute = kernel
     runner._html_bodies = html_bodies

@@ -27,7 +27,7 @@ from wordembed.study import ALL_NOTEBOOKS, CROSS_MODEL_NOTEBOOKS, PER_MODEL_NOTE
 GLOVE = "glove-50d"
 STATIC = "tiny-static"
 BROKEN = "broken"
-LIBRARY_HASH = runner.library_hash  # the real one; the autouse fixture pins the module attribute
+CODE_HASH = runner.code_hash  # the real one; the autouse fixture pins the module attribute
 
 
 class FakeKernel:
@@ -52,12 +52,18 @@ class FakeKernel:
         (job.results_dir / "metrics.json").write_text(json.dumps(metrics, sort_keys=True))
 
 
+def pinned_code_hash():
+    """The real code hash, taken once per notebook: other work on the package while the suite runs must not
+    look like an input change."""
+    taken: dict[str, dict[str, str]] = {}
+    return lambda path: taken.setdefault(str(path), CODE_HASH(path))
+
+
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORDEMBED_STORE", str(tmp_path / "store"))
     monkeypatch.setenv("WORDEMBED_OUTPUTS", str(tmp_path / "outputs"))
-    pinned = runner.library_hash()
-    monkeypatch.setattr(runner, "library_hash", lambda: pinned)
+    monkeypatch.setattr(runner, "code_hash", pinned_code_hash())
 
 
 @pytest.fixture
@@ -69,6 +75,19 @@ def kernel(monkeypatch: pytest.MonkeyPatch) -> FakeKernel:
 
 def _static(root: Path, key: str = STATIC, **kw: Any) -> Path:
     return write_tiny_static_yaml(root / "models", ["cat", "dog", "cats", "dogs"], key=key, **kw)
+
+
+def _changed_model_reruns(changed: str, others: list[str]) -> list[str]:
+    """What a change to one model re-runs: its own jobs, the notebooks of other models that take the list
+    of models (analogies' common candidate vocabulary), and the cross-model notebooks."""
+    takes_models = [n for n in PER_MODEL_NOTEBOOKS if "models" in runner.declared_parameters(runner.notebook_path(n))]
+    own = [f"{changed}/{n}" for n in PER_MODEL_NOTEBOOKS]
+    return (
+        own[:1]
+        + [f"{m}/{n}" for m in others for n in takes_models if n != "01_embed"]
+        + own[1:]
+        + [f"{ALL_MODELS_DIR}/{n}" for n in CROSS_MODEL_NOTEBOOKS]
+    )
 
 
 def _study(tmp_path: Path, models: list[str], parameters: str = "", name: str = "s") -> Path:
@@ -189,9 +208,8 @@ def test_a_changed_model_spec_or_notebook_reruns_its_jobs(
     kernel.calls.clear()
     static.write_text(static.read_text() + "# a comment changes the spec's bytes\n")
     _run(study, out)
-    assert kernel.calls == [f"{STATIC}/{n}" for n in PER_MODEL_NOTEBOOKS] + [
-        f"{ALL_MODELS_DIR}/{n}" for n in CROSS_MODEL_NOTEBOOKS
-    ]
+    # the model's own jobs, and the other models' analogies (their common candidate vocabulary includes it)
+    assert kernel.calls == _changed_model_reruns(STATIC, [GLOVE])
 
     kernel.calls.clear()
     nb = nbformat.read(str(notebooks / "03_related_pairs.ipynb"), as_version=4)
@@ -214,28 +232,109 @@ def test_force_and_a_library_change_rerun_everything(
     assert _statuses(_run(study, out, force=True)) == dict.fromkeys(labels, "ok")
     assert kernel.calls == labels
     kernel.calls.clear()
-    monkeypatch.setattr(runner, "library_hash", lambda: "a different library")
+    monkeypatch.setattr(runner, "code_hash", lambda path: {"wordembed.analyses": "another version"})
     _run(study, out)
     assert kernel.calls == labels
 
 
-def test_library_hash_follows_the_package_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    package = tmp_path / "pkg"
-    (package / "sub").mkdir(parents=True)
-    (package / "a.py").write_text("x = 1\n")
-    (package / "sub" / "b.py").write_text("y = 2\n")
-    (package / "notes.txt").write_text("not code")
-    monkeypatch.setattr(paths, "PACKAGE_DIR", package)
-    before = LIBRARY_HASH()
-    assert LIBRARY_HASH() == before
-    (package / "notes.txt").write_text("other text")  # not a source file
-    assert LIBRARY_HASH() == before
-    (package / "sub" / "b.py").write_text("y = 3\n")
-    assert LIBRARY_HASH() != before
-    (package / "sub" / "b.py").write_text("y = 2\n")
-    assert LIBRARY_HASH() == before
-    (package / "sub" / "b.py").rename(package / "b2.py")  # same bytes, another module
-    assert LIBRARY_HASH() != before
+def test_code_hash_follows_imports_not_docstrings(tmp_path: Path) -> None:
+    from wordembed.job_keys import code_modules
+
+    pkg = tmp_path / "wordembed"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text('"""The package."""\n')
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text('"""Module a."""\nfrom wordembed.sub import b\n\n\ndef f():\n    """Why f."""\n    return b.y\n')
+    (pkg / "sub" / "b.py").write_text("y = 2\n")
+    (pkg / "cli.py").write_text("import wordembed.a\n")  # imports a, but nothing imports it
+    cell = "from wordembed.a import f\nprint(f())"
+    before = code_modules([cell], pkg)
+    assert set(before) == {"wordembed", "wordembed.a", "wordembed.sub", "wordembed.sub.b"}
+    (pkg / "a.py").write_text('"""Module a, reworded."""\nfrom wordembed.sub import b\n\n\ndef f():\n    """Other words."""\n    # a comment\n    return b.y\n')
+    assert code_modules([cell], pkg) == before  # docstrings and comments are not code
+    (pkg / "cli.py").write_text("import wordembed.a\nprint(1)\n")
+    assert code_modules([cell], pkg) == before  # a module the notebook never imports
+    (pkg / "sub" / "b.py").write_text("y = 3\n")  # a module imported through another one
+    after = code_modules([cell], pkg)
+    assert after["wordembed.sub.b"] != before["wordembed.sub.b"] and after["wordembed.a"] == before["wordembed.a"]
+
+
+def _copy_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import shutil
+
+    copy = tmp_path / "pkg" / "wordembed"
+    shutil.copytree(paths.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(paths, "PACKAGE_DIR", copy)
+    monkeypatch.setattr(runner, "code_hash", CODE_HASH)
+    return copy
+
+
+def test_a_docstring_edit_reruns_nothing_and_a_code_edit_reruns_its_importers(
+    tmp_path: Path, kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = _copy_package(tmp_path, monkeypatch)
+    study = _study(tmp_path, [GLOVE, str(_static(tmp_path))])
+    out = tmp_path / "out"
+    _run(study, out)
+    analogy = package / "analyses" / "analogy.py"
+    text = analogy.read_text()
+    analogy.write_text(text.replace('"""Word analogies by vector arithmetic', '"""Analogies, reworded: by vector arithmetic', 1))
+    cli = package / "cli.py"
+    cli.write_text(cli.read_text() + "\nUNUSED_BY_NOTEBOOKS = 1\n")
+    kernel.calls.clear()
+    _run(study, out)
+    assert kernel.calls == []  # a docstring, and code no notebook imports
+    analogy.write_text(text + "\nEXTRA_CONSTANT = 1\n")
+    kernel.calls.clear()
+    _run(study, out)
+    importers = {n for n in ALL_NOTEBOOKS if "wordembed.analyses.analogy" in CODE_HASH(runner.notebook_path(n))}
+    assert "04_analogies" in importers and "02_similarity_distribution" not in importers
+    per_model = {c for c in kernel.calls if not c.startswith(ALL_MODELS_DIR)}
+    assert per_model == {f"{m}/{n}" for m in (GLOVE, STATIC) for n in importers if n in PER_MODEL_NOTEBOOKS}
+
+
+def test_a_changed_data_file_reruns_exactly_the_jobs_that_read_it(
+    tmp_path: Path, kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(paths.data_dir(), data)
+    monkeypatch.setenv("WORDEMBED_DATA", str(data))
+    study = _study(tmp_path, [GLOVE, str(_static(tmp_path))])
+    out = tmp_path / "out"
+    _run(study, out)
+    kernel.calls.clear()
+    _run(study, out)
+    assert kernel.calls == []
+    google = data / "google_analogy" / "questions-words.txt"
+    google.write_text(google.read_text() + "\n")
+    _run(study, out)
+    readers = [f"{m}/{n}" for m in (GLOVE, STATIC) for n in ("01_embed",)] + [
+        f"{m}/04_analogies" for m in (GLOVE, STATIC)
+    ]
+    # the Google set is read by 01 (to embed its words) and 04; the cross-model notebooks follow their inputs
+    assert [c for c in kernel.calls if not c.startswith(ALL_MODELS_DIR)] == readers
+    status = json.loads((out / GLOVE / "04_analogies.run.json").read_text())
+    sha = status["depends_on"]["data"]["google"]["google_analogy/questions-words.txt"]
+    import hashlib
+
+    assert sha == hashlib.sha256(google.read_bytes()).hexdigest()
+    assert status["depends_on"]["versions"]["numpy"] and "wordembed.analyses.analogy" in status["depends_on"]["code"]
+
+
+def test_a_changed_local_model_artefact_reruns_that_model(
+    tmp_path: Path, kernel: FakeKernel
+) -> None:
+    static = _static(tmp_path)
+    study = _study(tmp_path, [GLOVE, str(static)])
+    out = tmp_path / "out"
+    _run(study, out)
+    artefact = static.with_suffix(".txt")  # the word2vec file its source.path names
+    artefact.write_bytes(artefact.read_bytes() + b"\n")
+    kernel.calls.clear()
+    _run(study, out)
+    assert kernel.calls == _changed_model_reruns(STATIC, [GLOVE])
 
 
 # ----------------------------------------------------------------------------------------- failing models

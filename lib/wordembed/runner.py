@@ -1,8 +1,9 @@
 """Executes a study's notebooks with papermill: the only module that knows about papermill.
 
 Per-model notebooks run once per model, then the cross-model notebooks once over the models that succeeded.
-Each job's inputs (notebook source, parameters, model YAML, library source, upstream results) are hashed: a job
-whose inputs have not changed since its last successful run is skipped. A failing job is recorded and the run
+Each job's inputs are hashed (``wordembed.job_keys``: notebook, parameters, the models' fingerprints, the data
+files it reads, the wordembed code it imports without docstrings, library versions, upstream results): a job
+whose inputs have not changed since its last successful run is skipped, and its ``.run.json`` records them. A failing job is recorded and the run
 goes on; finished work is never deleted.
 
 Nothing is reported done before it is, so a killed or interrupted run can never pass for a finished one. Per
@@ -29,12 +30,12 @@ import json
 import os
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wordembed import paths
+from wordembed import job_keys, paths
 from wordembed.errors import ParameterError
 from wordembed.study import (
     ALL_NOTEBOOKS,
@@ -59,6 +60,7 @@ class Job:
     results_dir: Path  # tables, figures, metrics.json
     parameters: dict[str, Any]
     inputs_hash: str = ""
+    inputs_detail: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -112,25 +114,15 @@ class RunReport:
         }
 
 
-def _sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def library_hash() -> str:
-    """Hash of the wordembed sources: a change in the library invalidates the results it made."""
-    digest = hashlib.sha256()
-    for path in sorted(paths.PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.relative_to(paths.PACKAGE_DIR).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _model_key_and_yaml(model: str) -> tuple[str, bytes]:
+def _model_key_and_fingerprint(model: str) -> tuple[str, dict[str, Any]]:
+    """A model's key and fingerprint: its YAML, and a local ``source.path`` artefact's file checksums."""
     from wordembed.models.spec import load_spec
 
     spec = load_spec(model)
-    yaml_bytes = spec.path.read_bytes() if getattr(spec, "path", None) else json.dumps(model).encode()
-    return spec.key, yaml_bytes
+    yaml_path = getattr(spec, "path", None)
+    yaml_bytes = yaml_path.read_bytes() if yaml_path else json.dumps(model).encode()
+    source = spec.source.get("path") if isinstance(spec.source, dict) else None
+    return spec.key, job_keys.model_fingerprint(yaml_path, yaml_bytes, str(source) if source else None)
 
 
 def notebook_path(name: str) -> Path:
@@ -155,17 +147,25 @@ def _job_parameters(study: Study, declared: dict[str, Any], extra: dict[str, Any
     return {k: v for k, v in values.items() if k in declared}
 
 
-def _hash_inputs(job: Job, library: str, model_yaml: bytes | None, upstream: Sequence[Path]) -> str:
-    digest = hashlib.sha256()
-    digest.update(job.input_path.read_bytes())
-    digest.update(json.dumps(job.parameters, sort_keys=True, default=str).encode())
-    digest.update(library.encode())
-    if model_yaml is not None:
-        digest.update(model_yaml)
-    for path in upstream:
-        digest.update(str(path).encode())
-        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
-    return digest.hexdigest()
+def code_hash(notebook: Path) -> dict[str, str]:
+    """The wordembed modules a notebook imports (transitively), each as the digest of its docstring-free
+    syntax tree: a docstring or a module the notebook never imports (``cli.py``) changes nothing."""
+    return job_keys.code_modules(job_keys.notebook_code(notebook))
+
+
+def job_inputs(
+    job: Job, models: Mapping[str, dict[str, Any]], upstream: Sequence[Path], versions: Mapping[str, str]
+) -> dict[str, Any]:
+    """Everything a job's results depend on (see ``wordembed.job_keys``), as data for its ``.run.json``."""
+    return {
+        "notebook": hashlib.sha256(job.input_path.read_bytes()).hexdigest(),
+        "parameters": {k: v for k, v in job.parameters.items() if k not in ("output_dir", "results_dir")},
+        "models": dict(models),
+        "code": code_hash(job.input_path),
+        "data": job_keys.data_digests(job.notebook, job.parameters.get("vocabulary")),
+        "versions": dict(versions),
+        "upstream": {str(p): job_keys.file_sha256(p) if p.is_file() else "<missing>" for p in upstream},
+    }
 
 
 def _read_status(path: Path) -> dict[str, Any] | None:
@@ -303,7 +303,8 @@ class StudyRunner:
         self.kernel_name = kernel_name
         self.log = log
         self.html = html
-        self._library = library_hash()
+        self._versions = job_keys.installed_versions()
+        self._fingerprints: dict[str, dict[str, Any]] = {}
         self._declared = {n: declared_parameters(notebook_path(n)) for n in self.per_model + self.cross}
         self._in_flight: Job | None = None  # the job running now, for run.json if the run is interrupted
 
@@ -324,13 +325,20 @@ class StudyRunner:
         return job
 
     def _per_model_job(
-        self, model_ref: str, key: str, yaml_bytes: bytes, notebook: str, models: Sequence[str]
+        self, model_ref: str, key: str, fingerprint: dict[str, Any], notebook: str, models: Sequence[str]
     ) -> Job:
         # `models`: the study's models that embedded, for analyses that compare like with like (the common
         # candidate vocabulary of analogies)
         job = self._job(notebook, key, model_ref, {"model": model_ref, "models": list(models)})
-        job.inputs_hash = _hash_inputs(job, self._library, yaml_bytes, [])
+        # the other models count only where the notebook takes them (a common candidate vocabulary)
+        others = job.parameters.get("models", []) if "models" in job.parameters else []
+        prints = {key: fingerprint} | {m: self._fingerprints[m] for m in others if m in self._fingerprints}
+        self._keyed(job, prints, [])
         return job
+
+    def _keyed(self, job: Job, models: Mapping[str, dict[str, Any]], upstream: Sequence[Path]) -> None:
+        job.inputs_detail = job_inputs(job, models, upstream, self._versions)
+        job.inputs_hash = job_keys.job_key(job.inputs_detail)
 
     def _cross_job(self, notebook: str, ok_models: list[str], failed: list[str]) -> Job:
         job = self._job(notebook, None, None, {"models": ok_models, "failed_models": failed})
@@ -341,7 +349,7 @@ class StudyRunner:
             for p in self.out_root.glob("*/*/metrics.json")
             if p.parent.parent.name != ALL_MODELS_DIR or p.parent.name in earlier
         )
-        job.inputs_hash = _hash_inputs(job, self._library, None, upstream)
+        self._keyed(job, {}, upstream)
         return job
 
     def _run_job(self, job: Job, index: int, total: int) -> JobResult:
@@ -405,7 +413,7 @@ class StudyRunner:
             _write_json_atomic(
                 job.status_path,
                 {"status": "ok", "inputs": job.inputs_hash, "seconds": seconds, "finished": _now(),
-                 "output": str(job.output_path)},
+                 "output": str(job.output_path), "depends_on": job.inputs_detail},
             )  # fmt: skip
         except Exception as exc:  # the notebook ran, but its outputs could not be stored: not done
             error = f"the notebook ran but storing its outputs failed: {_error_text(exc)}"
@@ -461,7 +469,8 @@ class StudyRunner:
         """Run the grid; ``run.json`` is written at the end whatever happens, also when interrupted (the job
         in flight is then marked ``interrupted`` and the interrupt goes on)."""
         report = RunReport(self.study.name, self.out_root)
-        resolved = [(ref, *_model_key_and_yaml(ref)) for ref in self.models]  # bad specs: before any output
+        resolved = [(ref, *_model_key_and_fingerprint(ref)) for ref in self.models]  # bad specs: before output
+        self._fingerprints = {ref: fp for ref, _, fp in resolved}
         self._in_flight = None
         try:
             self._run_all(report, resolved)
@@ -479,7 +488,7 @@ class StudyRunner:
         _write_json_atomic(self.out_root / "run.json", report.to_dict())
         return report
 
-    def _run_all(self, report: RunReport, resolved: list[tuple[str, str, bytes]]) -> None:
+    def _run_all(self, report: RunReport, resolved: list[tuple[str, str, dict[str, Any]]]) -> None:
         total = len(resolved) * len(self.per_model) + len(self.cross)
         index = 0
         failed: list[str] = []
@@ -489,9 +498,9 @@ class StudyRunner:
         phases = [[n for n in self.per_model if n == "01_embed"], [n for n in self.per_model if n != "01_embed"]]
         for phase in phases:
             embedded = [ref for ref, key, _ in resolved if model_ok[key]]
-            for notebook, (ref, key, yaml_bytes) in ((nb, model) for model in resolved for nb in phase):
+            for notebook, (ref, key, fingerprint) in ((nb, model) for model in resolved for nb in phase):
                 index += 1
-                job = self._per_model_job(ref, key, yaml_bytes, notebook, embedded)
+                job = self._per_model_job(ref, key, fingerprint, notebook, embedded)
                 if not model_ok[key] and notebook != "01_embed":
                     result = JobResult(job.label, "blocked", error="an earlier notebook of this model failed")
                     self.log(f"[{index}/{total}] {job.label}: blocked (an earlier notebook of {key} failed)")
