@@ -44,10 +44,17 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+PROVENANCE_KEY = "provenance"
+
+
 def write_metrics(out_dir: str | Path, metrics: dict[str, Any]) -> Path:
-    """Write ``metrics.json`` (NaN and inf become null, so any JSON reader takes it)."""
+    """Write ``metrics.json`` (NaN and inf become null, so any JSON reader takes it), stamped with how it was
+    made (:func:`wordembed.provenance.environment`: version, commit, library versions, machine)."""
+    from wordembed.provenance import environment
+
     path = Path(out_dir) / METRICS_FILE
-    _atomic_write_text(path, json.dumps(_jsonable(metrics), indent=2, sort_keys=True))
+    stamped = {**metrics, PROVENANCE_KEY: metrics.get(PROVENANCE_KEY) or environment()}
+    _atomic_write_text(path, json.dumps(_jsonable(stamped), indent=2, sort_keys=True))
     return path
 
 
@@ -66,6 +73,10 @@ def write_table(out_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
             flat[column] = flat[column].map(lambda v: "/".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
     flat.to_csv(out / f"{name}.csv", index=False)
     flat.to_parquet(out / f"{name}.parquet", index=False)
+    from wordembed.provenance import environment
+
+    sidecar = {"table": name, "rows": len(flat), "columns": [str(c) for c in flat.columns], **environment()}
+    _atomic_write_text(out / f"{name}.meta.json", json.dumps(_jsonable(sidecar), indent=2, sort_keys=True))
     return out / f"{name}.parquet"
 
 
@@ -91,3 +102,38 @@ def default_output_dir(study: str, model: str, notebook: str) -> Path:
 
     safe_model = Path(model).stem if model.endswith((".yaml", ".yml")) else model
     return paths.outputs_dir() / study / safe_model / notebook
+
+
+def show_provenance(folder: str | Path) -> str:
+    """A readable account of how a results folder was made: its metrics' provenance and, when the runner
+    made it, the job's recorded inputs (parameters, model fingerprint, data checksums, code, versions)."""
+    folder = Path(folder)
+    lines: list[str] = []
+    metrics = folder / METRICS_FILE
+    if not metrics.is_file():
+        from wordembed.errors import ParameterError
+
+        raise ParameterError(f"{folder}: no {METRICS_FILE} here (give a notebook's results folder)")
+    prov = json.loads(metrics.read_text(encoding="utf-8")).get(PROVENANCE_KEY) or {}
+    dirty = " (uncommitted changes)" if prov.get("dirty") else ""
+    lines.append(f"results  {folder}")
+    lines.append(f"made by  wordembed {prov.get('wordembed', '?')} at commit {prov.get('commit') or 'unknown'}{dirty}")
+    versions = prov.get("versions", {})
+    lines.append("versions " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    mach = prov.get("machine", {})
+    lines.append("machine  " + ", ".join(f"{k} {v}" for k, v in mach.items()))
+    status = folder.parent / f"{folder.name}.run.json"
+    if status.is_file():
+        record = json.loads(status.read_text(encoding="utf-8"))
+        deps = record.get("depends_on") or {}
+        lines.append(f"job      {record.get('status')} in {record.get('seconds', float('nan')):.1f} s, finished {record.get('finished')}")
+        for key, value in sorted((deps.get("parameters") or {}).items()):
+            lines.append(f"  param  {key} = {value}")
+        for model, fp in (deps.get("models") or {}).items():
+            lines.append(f"  model  {model}: yaml {fp.get('yaml_sha256', '?')[:16]}…"
+                         + (f", {len(fp['artefact'])} artefact file(s)" if "artefact" in fp else ""))
+        for name, files in (deps.get("data") or {}).items():
+            lines.append(f"  data   {name}: {len(files)} file(s)")
+            lines.extend(f"           {sha[:16]}…  {rel}" for rel, sha in sorted(files.items())[:50])
+        lines.append(f"  code   {len(deps.get('code') or {})} wordembed module(s)")
+    return "\n".join(lines)
