@@ -215,6 +215,7 @@ def test_sbert_verdict_reads_random_pairs_only() -> None:
     related = _agreement({("sbert", "llm-a"): 0.1, ("llm-b", "sbert"): 0.9, ("glove", "sbert"): 0.5}, "related")
     v = claim_agree_with_sbert(pd.concat([random, related]), ROLES, ["sbert"])
     assert v.outcome == "holds" and v.verdict.startswith("holds: llm-a ") and "llm-b" not in v.verdict
+    assert "On related pairs (not used by the rule" in v.evidence and "llm-b 0.900" in v.evidence
     assert v.values == {"llm-a": 0.6, "llm-b": 0.3, "glove": 0.5}
 
 
@@ -241,9 +242,14 @@ def test_sbert_verdict_cannot_be_judged_without_another_classical_model() -> Non
 
 def test_scale_cannot_separate_when_size_ranges_do_not_overlap() -> None:
     """Every LLM larger than every classical model: the old rule could call this 'consistent with scale'."""
-    v = claim_scale(_table(), ["bats_3CosAdd"])
+    registry = {"mpnet": ("classical", 1.09e8), "tiny": ("classical", 5e7), "bigenc": ("classical", 4e8),
+                "llm-a": ("llm", 1e8)}
+    v = claim_scale(_table(), ["bats_3CosAdd"], registry)
     assert v.outcome == "cannot_separate" and "every LLM is larger" in v.verdict
     assert "a classical model above 100M parameters or an LLM below 20M" in v.evidence
+    assert "of the defined models: mpnet (classical, 109M), bigenc (classical, 400M)" in v.evidence
+    v = claim_scale(_table(), ["bats_3CosAdd"], {"tiny": ("classical", 5e7)})
+    assert "no model defined in params/models is such a model" in v.evidence
 
 
 def test_scale_kind_matters_at_comparable_size() -> None:

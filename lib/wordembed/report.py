@@ -416,6 +416,17 @@ def claim_agree_with_sbert(
     else:
         verdict, outcome = "does not hold: every LLM agrees with SBERT less than the classical models do", "does_not_hold"
     evidence = f"{measure} of cosines with {', '.join(sbert)} over {pairs} pairs of shared words: {listing}."
+    if "pairs" in agreement:
+        other = agreement[(agreement["measure"] == measure) & (agreement["pairs"] != pairs)]
+        for kind, rows in other.groupby("pairs"):
+            vals = {}
+            for row in rows.itertuples():
+                for ref, m in ((row.model_a, row.model_b), (row.model_b, row.model_a)):
+                    if ref in sbert and m not in sbert:
+                        vals[m] = max(vals.get(m, -np.inf), float(row.value))
+            if vals:
+                evidence += (f" On {kind} pairs (not used by the rule: every model ranks related pairs high): "
+                             + "; ".join(f"{m} {v:.3f}" for m, v in sorted(vals.items(), key=lambda kv: -kv[1])) + ".")
     return Verdict(verdict=verdict, evidence=evidence, outcome=outcome,
                    llm_mean=float(np.mean(list(llm.values()))),
                    classical_mean=float(np.mean(list(classical.values()))), **base)
@@ -444,7 +455,29 @@ SCALE_RULE = (
 )
 
 
-def claim_scale(table: pd.DataFrame, columns: Sequence[str]) -> Verdict:
+def deciding_models(
+    table: pd.DataFrame, registry: Mapping[str, tuple[str, float]]
+) -> tuple[float, float, list[str]]:
+    """Models (``registry``: key -> (role, params), e.g. every YAML of params/models) that would put the two
+    kinds' size ranges into overlap: classical models above the smallest LLM, LLMs below the largest classical
+    model. Returns (smallest LLM, largest classical, the deciding models not already in ``table``)."""
+    part = table[np.isfinite(table["params"].astype(float))]
+    min_llm = float(part.loc[part["role"] == "llm", "params"].min())
+    max_cls = float(part.loc[part["role"] == "classical", "params"].max())
+    present = set(table["model"])
+    found = [
+        f"{key} ({role}, {format_count(params)})"
+        for key, (role, params) in sorted(registry.items(), key=lambda kv: kv[1][1] or 0)
+        if key not in present and params and math.isfinite(params)
+        and ((role == "classical" and params > min_llm) or (role == "llm" and params < max_cls))
+    ]
+    return min_llm, max_cls, found
+
+
+def claim_scale(
+    table: pd.DataFrame, columns: Sequence[str], registry: Mapping[str, tuple[str, float]] | None = None
+) -> Verdict:
+    """``registry`` (key -> (role, params)): the models that could be added, to name the ones that would decide."""
     claim = "The LLM/classical difference is only scale"
     part = table[table["role"].isin(["llm", "classical"]) & np.isfinite(table["params"].astype(float))]
     llm, classical = part[part["role"] == "llm"], part[part["role"] == "classical"]
@@ -460,8 +493,10 @@ def claim_scale(table: pd.DataFrame, columns: Sequence[str]) -> Verdict:
     if lo > hi:
         if llm["params"].min() > classical["params"].max():
             need = (f"a classical model above {format_count(llm['params'].min())} parameters or an LLM below "
-                    f"{format_count(classical['params'].max())} would decide (e.g. mpnet or EmbeddingGemma-300M against "
-                    "Gemma-3-270M, in the extended study)")
+                    f"{format_count(classical['params'].max())} would decide")
+            _, _, found = deciding_models(part, registry or {})
+            need += (f"; of the defined models: {', '.join(found)}" if found
+                     else "; no model defined in params/models is such a model")
         else:
             need = (f"an LLM above {format_count(classical['params'].min())} parameters or a classical model below "
                     f"{format_count(llm['params'].max())} would decide")
@@ -498,15 +533,27 @@ def claim_scale(table: pd.DataFrame, columns: Sequence[str]) -> Verdict:
                    outcome="size_alone", **base)
 
 
-def verdicts(table: pd.DataFrame, agreement: pd.DataFrame | None, sbert: Sequence[str]) -> list[Verdict]:
+def verdicts(
+    table: pd.DataFrame,
+    agreement: pd.DataFrame | None,
+    sbert: Sequence[str],
+    registry: Mapping[str, tuple[str, float]] | None = None,
+) -> list[Verdict]:
     roles = dict(zip(table["model"], table["role"], strict=True))
     scale_metrics = [c for c in ("auroc_centered", "bats_3CosAdd", "bats_3CosAdd_sem", "rho_simlex999") if c in table]
     return [
         claim_tighter_clusters(table),
         claim_bats(table),
         claim_agree_with_sbert(agreement, roles, sbert),
-        claim_scale(table, scale_metrics),
+        claim_scale(table, scale_metrics, registry),
     ]
+
+
+def model_registry() -> dict[str, tuple[str, float]]:
+    """key -> (role, parameter count) of every model YAML in params/models (for "which models would decide")."""
+    from wordembed.models.spec import list_specs
+
+    return {s.key: (s.role, float(s.params) if s.params else float("nan")) for s in list_specs()}
 
 
 def verdict_table(checked: Sequence[Verdict]) -> pd.DataFrame:
