@@ -215,8 +215,31 @@ def test_sbert_verdict_reads_random_pairs_only() -> None:
     related = _agreement({("sbert", "llm-a"): 0.1, ("llm-b", "sbert"): 0.9, ("glove", "sbert"): 0.5}, "related")
     v = claim_agree_with_sbert(pd.concat([random, related]), ROLES, ["sbert"])
     assert v.outcome == "holds" and v.verdict.startswith("holds: llm-a ") and "llm-b" not in v.verdict
-    assert "On related pairs (not used by the rule" in v.evidence and "llm-b 0.900" in v.evidence
+    assert "on related pairs (not used by the rule" in v.evidence and "llm-b 0.900" in v.evidence
     assert v.values == {"llm-a": 0.6, "llm-b": 0.3, "glove": 0.5}
+
+
+def _measures(spearman: dict, knn: dict, cka: dict) -> pd.DataFrame:
+    frames = [_agreement(spearman)]
+    for measure, values in (("knn_jaccard", knn), ("cka_debiased", cka)):
+        frames.append(_agreement(values, "words").assign(measure=measure))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_sbert_verdict_that_flips_with_the_measure_says_so() -> None:
+    """Random-pair Spearman says no, neighbour overlap and CKA say yes (as SmolLM2 against MiniLM in the
+    default study): the verdict must not pick one silently."""
+    spearman = {("sbert", "llm-a"): 0.06, ("llm-b", "sbert"): 0.03, ("glove", "sbert"): 0.22}
+    knn = {("sbert", "llm-a"): 0.135, ("llm-b", "sbert"): 0.05, ("glove", "sbert"): 0.072}
+    cka = {("sbert", "llm-a"): 0.35, ("llm-b", "sbert"): 0.09, ("glove", "sbert"): 0.27}
+    v = claim_agree_with_sbert(_measures(spearman, knn, cka), ROLES, ["sbert"])
+    assert v.outcome == "depends_on_measure"
+    assert v.verdict == ("depends on the measure: does not hold on spearman of random-pair cosines, holds on "
+                         "cka_debiased, knn_jaccard (llm-a)")
+    assert "knn_jaccard: llm-a 0.135" in v.evidence
+    consistent = claim_agree_with_sbert(_measures(spearman, {("glove", "sbert"): 0.2, ("sbert", "llm-a"): 0.1},
+                                                  {("glove", "sbert"): 0.3, ("sbert", "llm-a"): 0.1}), ROLES, ["sbert"])
+    assert consistent.outcome == "does_not_hold"
 
 
 def test_sbert_verdict_does_not_hold_narrowly_and_clearly() -> None:

@@ -360,10 +360,48 @@ def claim_bats(table: pd.DataFrame, method: str = "3CosAdd") -> Verdict:
 
 
 SBERT_RULE = (
-    "Spearman correlation of two models' cosines over random pairs of the words all models share (never pooled "
-    "with related pairs). Holds: some LLM agrees with an SBERT model at least as much as the best other "
-    "classical model does. Needs an SBERT model and another classical model to compare with."
+    "Primary: Spearman correlation of two models' cosines over random pairs of the words all models share "
+    "(never pooled with related pairs). Holds: some LLM agrees with an SBERT model at least as much as the best "
+    "other classical model does. The same rule is applied to 10-NN overlap and debiased CKA; when the measures "
+    "disagree, the verdict says the claim depends on the measure. Needs an SBERT model and another classical "
+    "model to compare with."
 )
+# (measure, pair set): the primary statistic first, then the robustness checks
+SBERT_MEASURES: tuple[tuple[str, str], ...] = (
+    ("spearman", "random"), ("knn_jaccard", "words"), ("cka_debiased", "words"),
+)  # fmt: skip
+
+
+def _with_sbert(
+    agreement: pd.DataFrame, sbert: Sequence[str], measure: str, pairs: str
+) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """Each non-SBERT model's highest agreement with any SBERT model on one measure and pair set."""
+    part = agreement[agreement["measure"] == measure]
+    if "pairs" in part:
+        part = part[part["pairs"] == pairs]
+    scores: dict[str, float] = {}
+    intervals: dict[str, tuple[float, float]] = {}
+    for row in part.itertuples():
+        for ref, other in ((row.model_a, row.model_b), (row.model_b, row.model_a)):
+            if ref in sbert and other not in sbert and float(row.value) > scores.get(other, -np.inf):
+                scores[other] = float(row.value)
+                intervals[other] = (float(row.ci_low), float(row.ci_high))
+    return scores, intervals
+
+
+def _sbert_rule(
+    scores: Mapping[str, float], intervals: Mapping[str, tuple[float, float]], roles: Mapping[str, str]
+) -> tuple[str, list[str], list[str], str]:
+    """(outcome, LLMs at least as close as the best other classical model, LLMs within its interval, it)."""
+    llm = {m: v for m, v in scores.items() if roles.get(m) == "llm"}
+    classical = {m: v for m, v in scores.items() if roles.get(m) == "classical"}
+    if not llm or not classical:
+        return "cannot_judge", [], [], ""
+    top_name = max(classical, key=classical.get)
+    agreeing = sorted(m for m, v in llm.items() if v >= classical[top_name])
+    close = sorted(m for m, v in llm.items() if v < classical[top_name] and intervals[m][1] >= intervals[top_name][0])
+    outcome = "holds" if agreeing else "does_not_hold_narrowly" if close else "does_not_hold"
+    return outcome, agreeing, close, top_name
 
 
 def claim_agree_with_sbert(
@@ -378,16 +416,7 @@ def claim_agree_with_sbert(
     if agreement is None or agreement.empty or not sbert:
         return Verdict(claim, "cannot be judged (needs an SBERT model and the agreement results)", "",
                        outcome="cannot_judge", statistic=statistic, rule=SBERT_RULE)
-    part = agreement[agreement["measure"] == measure]
-    if "pairs" in part:
-        part = part[part["pairs"] == pairs]
-    scores: dict[str, float] = {}
-    intervals: dict[str, tuple[float, float]] = {}
-    for row in part.itertuples():
-        for ref, other in ((row.model_a, row.model_b), (row.model_b, row.model_a)):
-            if ref in sbert and other not in sbert and float(row.value) > scores.get(other, -np.inf):
-                scores[other] = float(row.value)
-                intervals[other] = (float(row.ci_low), float(row.ci_high))
+    scores, intervals = _with_sbert(agreement, sbert, measure, pairs)
     llm = {m: v for m, v in scores.items() if roles.get(m) == "llm"}
     classical = {m: v for m, v in scores.items() if roles.get(m) == "classical"}
     listing = "; ".join(
@@ -403,30 +432,44 @@ def claim_agree_with_sbert(
         return Verdict(
             verdict="cannot be judged with these models: no classical model besides SBERT to compare with "
             "(add e.g. GloVe or USE)", evidence=listing, outcome="cannot_judge", **base)
-    top_name = max(classical, key=classical.get)
-    top = classical[top_name]
-    agreeing = sorted(m for m, v in llm.items() if v >= top)
-    close = sorted(m for m, v in llm.items() if v < top and intervals[m][1] >= intervals[top_name][0])
-    if agreeing:
-        verdict, outcome = (f"holds: {', '.join(agreeing)} agree with SBERT at least as much as the best other "
-                            f"classical model ({top_name})"), "holds"
+    outcome, agreeing, close, top_name = _sbert_rule(scores, intervals, roles)
+    checks: dict[str, tuple[str, list[str]]] = {}
+    for m, p in SBERT_MEASURES:
+        if (m, p) == (measure, pairs):
+            continue
+        s2, i2 = _with_sbert(agreement, sbert, m, p)
+        o2, a2, _, _ = _sbert_rule(s2, i2, roles)
+        if o2 != "cannot_judge":
+            checks[m] = (o2, a2)
+    primary_holds = outcome == "holds"
+    disagree = sorted(m for m, (o2, _) in checks.items() if (o2 == "holds") != primary_holds)
+    if disagree:
+        other_side = "holds" if not primary_holds else "does not hold"
+        who = sorted({w for m in disagree for w in checks[m][1]})
+        verdict = (f"depends on the measure: {'holds' if primary_holds else 'does not hold'} on {measure} of "
+                   f"{pairs}-pair cosines, {other_side} on {', '.join(disagree)}"
+                   + (f" ({', '.join(who)})" if who and not primary_holds else ""))
+        outcome = "depends_on_measure"
+    elif agreeing:
+        verdict = (f"holds: {', '.join(agreeing)} agree with SBERT at least as much as the best other classical "
+                   f"model ({top_name})")
     elif close:
-        verdict, outcome = (f"does not hold, narrowly: {', '.join(close)} agree with SBERT less than {top_name}, "
-                            "but their intervals overlap"), "does_not_hold_narrowly"
+        verdict = (f"does not hold, narrowly: {', '.join(close)} agree with SBERT less than {top_name}, but their "
+                   "intervals overlap")
     else:
-        verdict, outcome = "does not hold: every LLM agrees with SBERT less than the classical models do", "does_not_hold"
+        verdict = "does not hold: every LLM agrees with SBERT less than the classical models do"
     evidence = f"{measure} of cosines with {', '.join(sbert)} over {pairs} pairs of shared words: {listing}."
+    for m, p in SBERT_MEASURES[1:] if (measure, pairs) == SBERT_MEASURES[0] else SBERT_MEASURES:
+        if (m, p) == (measure, pairs):
+            continue
+        s2, _ = _with_sbert(agreement, sbert, m, p)
+        if s2:
+            evidence += f" {m}: " + "; ".join(f"{k} {v:.3f}" for k, v in sorted(s2.items(), key=lambda kv: -kv[1])) + "."
     if "pairs" in agreement:
-        other = agreement[(agreement["measure"] == measure) & (agreement["pairs"] != pairs)]
-        for kind, rows in other.groupby("pairs"):
-            vals = {}
-            for row in rows.itertuples():
-                for ref, m in ((row.model_a, row.model_b), (row.model_b, row.model_a)):
-                    if ref in sbert and m not in sbert:
-                        vals[m] = max(vals.get(m, -np.inf), float(row.value))
-            if vals:
-                evidence += (f" On {kind} pairs (not used by the rule: every model ranks related pairs high): "
-                             + "; ".join(f"{m} {v:.3f}" for m, v in sorted(vals.items(), key=lambda kv: -kv[1])) + ".")
+        s2, _ = _with_sbert(agreement, sbert, measure, "related")
+        if s2 and pairs != "related":
+            evidence += (f" {measure} on related pairs (not used by the rule: every model ranks related pairs high): "
+                         + "; ".join(f"{k} {v:.3f}" for k, v in sorted(s2.items(), key=lambda kv: -kv[1])) + ".")
     return Verdict(verdict=verdict, evidence=evidence, outcome=outcome,
                    llm_mean=float(np.mean(list(llm.values()))),
                    classical_mean=float(np.mean(list(classical.values()))), **base)
