@@ -1,4 +1,9 @@
-"""Data-set parsers on small fixtures: layouts stand in for the real sets, malformed files must fail loudly."""
+"""Data-set parsers on small fixtures: layouts stand in for the real sets, malformed files must fail loudly.
+
+The fixture layouts are smaller than the published sets, so the loaders read them with ``strict=False``
+(the size checks are tested on copies of the real data in test_datasets_structure.py), and they have no
+``SHA256SUMS`` unless a test writes one, so the warning about that is silenced here except where asserted.
+"""
 
 from __future__ import annotations
 
@@ -30,20 +35,27 @@ from wordembed.datasets import (
     word_similarity_path,
     wordnet,
 )
+from wordembed.datasets._io import UnverifiedDataWarning
 from wordembed.errors import ChecksumError, DataFormatError, DatasetNotFoundError, ParameterError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
+pytestmark = pytest.mark.filterwarnings("ignore::wordembed.datasets.UnverifiedDataWarning")
 
 
-def make_bats(root: Path) -> Path:
-    """A complete, tiny BATS_3.0 layout (40 files of 2 pairs) under ``root``; returns the BATS folder."""
+def make_bats(root: Path, pairs: int = 2) -> Path:
+    """A complete BATS_3.0 layout of 40 files under ``root``; returns the BATS folder.
+
+    Each file has two distinctive pairs (the second with two answers), then ``pairs - 2`` plain ones:
+    ``pairs=50`` gives the published size, which the default (strict) loaders require.
+    """
     bats = root / "BATS_3.0"
     for folder, (_group, _kind, letter) in BATS_GROUPS.items():
         (bats / folder).mkdir(parents=True)
         for number in range(1, 11):
             rel = f"{letter}{number:02d}"
-            text = f"src{rel}\tans{rel}\nsrc{rel}b\tans{rel}b/alt{rel}b"
-            (bats / folder / f"{rel} [rel {number}].txt").write_text(text, encoding="utf-8")
+            lines = [f"src{rel}\tans{rel}", f"src{rel}b\tans{rel}b/alt{rel}b"]
+            lines += [f"src{rel}_{k}\tans{rel}_{k}" for k in range(pairs - 2)]
+            (bats / folder / f"{rel} [rel {number}].txt").write_text("\n".join(lines), encoding="utf-8")
     return bats
 
 
@@ -102,7 +114,7 @@ def test_missing_file_is_a_format_error(tmp_path):
 
 def test_load_bats_from_a_root_layout(tmp_path):
     make_bats(tmp_path)
-    relations = load_bats(tmp_path)
+    relations = load_bats(tmp_path, strict=False)
     assert [r.id for r in relations][:3] == ["I01", "I02", "I03"]
     assert [r.id for r in relations][-1] == "L10"
     assert len(relations) == 40
@@ -112,7 +124,7 @@ def test_load_bats_from_a_root_layout(tmp_path):
     assert {r.kind for r in relations if r.id[0] in "EL"} == {"semantic"}
     assert {r.group for r in relations if r.id[0] == "D"} == {"derivational"}
     # the BATS folder itself is accepted as root too
-    assert load_bats(tmp_path / "BATS_3.0") == relations
+    assert load_bats(tmp_path / "BATS_3.0", strict=False) == relations
 
     pairs = bats_pairs(relations)
     assert list(pairs.columns) == [
@@ -140,7 +152,7 @@ def test_load_bats_malformed_relation_file_in_layout(tmp_path):
     target = bats / "4_Lexicographic_semantics" / "L03 [rel 3].txt"
     shutil.copy(FIXTURES / "bats" / "empty_answer.txt", target)
     with pytest.raises(DataFormatError) as info:
-        load_bats(tmp_path)
+        load_bats(tmp_path, strict=False)
     assert (info.value.path, info.value.line) == (target, 2)
 
 
@@ -170,10 +182,10 @@ def test_load_bats_missing_set_says_where_and_how(tmp_path):
 
 
 def test_default_root_follows_wordembed_data(tmp_path, monkeypatch):
-    make_bats(tmp_path)
+    make_bats(tmp_path, pairs=50)  # the published size: load_vocabulary reads strictly
     monkeypatch.setenv("WORDEMBED_DATA", str(tmp_path))
     assert len(load_bats()) == 40
-    assert len(load_vocabulary("bats")) == 40 * 5
+    assert len(load_vocabulary("bats")) == 40 * (5 + 48 * 2)
     monkeypatch.setenv("WORDEMBED_DATA", str(tmp_path / "elsewhere"))
     with pytest.raises(DatasetNotFoundError, match="elsewhere"):
         load_bats()
@@ -189,11 +201,11 @@ def test_checksum_verified_once_then_cached_and_corruption_detected(tmp_path, mo
     calls: list[Path] = []
     real_hash = _io.sha256_file
     monkeypatch.setattr(_io, "sha256_file", lambda path: calls.append(path) or real_hash(path))
-    load_bats(tmp_path)
+    load_bats(tmp_path, strict=False)
     assert len(calls) == 40
-    load_bats(tmp_path)
+    load_bats(tmp_path, strict=False)
     assert len(calls) == 40  # same (path, size, mtime): not rehashed
-    load_bats(tmp_path, verify=False)
+    load_bats(tmp_path, verify=False, strict=False)
     assert len(calls) == 40
 
     victim = bats / "1_Inflectional_morphology" / "I05 [rel 5].txt"
@@ -201,10 +213,10 @@ def test_checksum_verified_once_then_cached_and_corruption_detected(tmp_path, mo
     victim.write_text(victim.read_text(encoding="utf-8").replace("ansI05", "ansI06"), encoding="utf-8")
     actual = real_hash(victim)
     with pytest.raises(ChecksumError) as info:
-        load_bats(tmp_path)
+        load_bats(tmp_path, strict=False)
     message = str(info.value)
     assert str(victim) in message and expected in message and actual in message
-    assert len(load_bats(tmp_path, verify=False)) == 40  # the escape hatch still reads it
+    assert len(load_bats(tmp_path, verify=False, strict=False)) == 40  # the escape hatch still reads it
 
 
 def test_malformed_sums_file_names_its_line(tmp_path):
@@ -215,13 +227,15 @@ def test_malformed_sums_file_names_its_line(tmp_path):
     assert (info.value.path, info.value.line) == (tmp_path / "SHA256SUMS", 1)
 
 
-def test_file_not_listed_in_sums_is_accepted(tmp_path):
+def test_file_not_listed_in_sums_is_accepted_with_a_warning(tmp_path):
     folder = tmp_path / "google_analogy"
     folder.mkdir()
     shutil.copy(FIXTURES / "google" / "valid.txt", folder / "questions-words.txt")
     (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  ./other.txt\n", encoding="utf-8")
-    assert _io.verify_file(folder / "questions-words.txt", [tmp_path]) is False
-    assert len(load_google_analogy(tmp_path)) == 2
+    with pytest.warns(UnverifiedDataWarning, match=rf"no line for it in {tmp_path / 'SHA256SUMS'}"):
+        assert _io.verify_file(folder / "questions-words.txt", [tmp_path]) is False
+    with pytest.warns(UnverifiedDataWarning, match=rf"Google analogy in {folder}: 1 of 1 file"):
+        assert len(load_google_analogy(tmp_path, strict=False)) == 2
 
 
 # ------------------------------------------------------------------------------------------------- Google
@@ -243,8 +257,10 @@ def test_google_fixture_parses_with_and_without_lowercase(tmp_path):
     folder = tmp_path / "google_analogy"
     folder.mkdir()
     shutil.copy(path, folder / "questions-words.txt")
-    assert load_google_analogy(tmp_path).equals(frame)
-    assert load_google_analogy(folder).equals(frame)  # the set folder itself as root
+    assert load_google_analogy(tmp_path, strict=False).equals(frame)
+    assert load_google_analogy(folder, strict=False).equals(frame)  # the set folder itself as root
+    with pytest.raises(DataFormatError, match="section .capital-common-countries. has 1 questions"):
+        load_google_analogy(tmp_path)  # strict by default: a fixture is not the published set
 
 
 @pytest.mark.parametrize(
@@ -306,8 +322,13 @@ def test_similarity_loader_uses_root_layout_and_lowercase(tmp_path):
     assert target == tmp_path / "wordsim353" / "similarity.tab"
     target.parent.mkdir(parents=True)
     target.write_bytes(b"Jerusalem\tIsrael\t8.46\ntiger\tcat\t7.35\n")
-    assert load_word_similarity("ws353_sim", tmp_path).word1.tolist() == ["Jerusalem", "tiger"]
-    assert load_word_similarity("ws353_sim", tmp_path, lowercase=True).word2.tolist() == ["israel", "cat"]
+    assert load_word_similarity("ws353_sim", tmp_path, strict=False).word1.tolist() == ["Jerusalem", "tiger"]
+    lower = load_word_similarity("ws353_sim", tmp_path, lowercase=True, strict=False)
+    assert lower.word2.tolist() == ["israel", "cat"]
+    with pytest.raises(
+        DataFormatError, match="2 word pairs, but the published WordSim-353 similarity split has 203"
+    ):
+        load_word_similarity("ws353_sim", tmp_path)
 
 
 def test_similarity_missing_and_unknown(tmp_path):

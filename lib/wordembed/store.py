@@ -14,6 +14,12 @@ Why it looks like this:
   (a warning naming the file), removed, and its words computed again.
 - The word -> chunk index is rebuilt on every call from the chunk headers (no vectors read, no index file
   that could disagree with the chunks).
+- ``meta.json`` is (re)written before any chunk lands in an entry that lacks it, so an entry whose folder was
+  deleted and re-created mid-run is still listed with its model and fingerprint.
+- :meth:`EmbeddingStore.entries` reads headers only; ``verify=True`` re-hashes every chunk and reports the
+  bad ones (``wordembed store list --verify``) without removing them: listing never changes the store.
+- A failed write (disk full, read-only folder) is a one-line :class:`StoreError` naming the file; chunks
+  already written stay valid and are reused by the next run.
 
 Chunk file layout (little-endian)::
 
@@ -45,7 +51,7 @@ from tqdm import tqdm  # plain text bars: no "IProgress not found" warning in re
 
 from wordembed import paths
 from wordembed.embeddings import Embeddings
-from wordembed.errors import ModelError, ParameterError
+from wordembed.errors import ModelError, ParameterError, WordembedError
 from wordembed.models.base import Encoder
 
 FORMAT_VERSION = 1
@@ -66,6 +72,22 @@ class CorruptChunkError(Exception):
     """Internal: a chunk file cannot be trusted (the message says why)."""
 
 
+class StoreError(WordembedError, OSError):
+    """A store file could not be written (disk full, no permission); the message names the file.
+
+    Also an ``OSError``, so callers that handled the raw error keep working. Chunks written before the
+    failure are complete (each one is renamed into place only once fsynced), so nothing stored is lost.
+    """
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        self.path = path
+        reason = exc.strerror or str(exc) or exc.__class__.__name__
+        super().__init__(
+            f"embedding store: cannot write {path}: {reason}; the vectors stored before are kept, free space "
+            "or fix permissions and run again to compute the rest"
+        )
+
+
 @dataclass(frozen=True)
 class StoreEntry:
     """One fingerprint's folder, as ``wordembed store list`` shows it."""
@@ -79,6 +101,11 @@ class StoreEntry:
     size_bytes: int
     shape: tuple[int, ...] | None
     created: str
+    #: ``"<chunk file name>: <why>"`` for every chunk that cannot be trusted (a bad header always; a
+    #: checksum mismatch only when listed with ``verify=True``), plus a missing ``meta.json``
+    problems: tuple[str, ...] = ()
+    #: whether every chunk's checksum was recomputed for this listing
+    verified: bool = False
 
 
 @dataclass
@@ -114,9 +141,16 @@ def _tmp_name(final: Path) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
-    """Write ``path`` so that readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_tmp_name(path), suffix=TMP_SUFFIX, dir=path.parent)
+    """Write ``path`` so that readers see the old file or the whole new one, never a part.
+
+    An ``OSError`` (disk full, permissions) becomes a :class:`StoreError` naming ``path``, after the
+    temporary file is removed: the one-line message is what a user sees, not a traceback from a thread.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_name(path), suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise StoreError(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             if isinstance(data, bytes | bytearray | memoryview):
@@ -127,9 +161,11 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, StoreError):
+            raise StoreError(path, exc) from exc
         raise
     _fsync_dir(path.parent)
 
@@ -165,8 +201,22 @@ def _encode_chunk(
 
 
 def _write_chunk(
-    path: Path, fp_hash: str, words: Sequence[str], vectors: np.ndarray, present: np.ndarray
+    path: Path,
+    fp_hash: str,
+    words: Sequence[str],
+    vectors: np.ndarray,
+    present: np.ndarray,
+    meta: bytes | None = None,
 ) -> None:
+    """Write one chunk; first ``meta`` as the entry's ``meta.json`` when that file is missing.
+
+    Checked per chunk (one stat) because the entry may have been deleted since the run began: the chunk
+    write re-creates the folders, and without its meta the entry would be listed as empty.
+    """
+    if meta is not None:
+        meta_path = path.parent.parent / "meta.json"
+        if not meta_path.exists():
+            atomic_write_bytes(meta_path, meta)
     atomic_write_bytes(path, _encode_chunk(fp_hash, words, vectors, present))
 
 
@@ -213,11 +263,15 @@ def _read_header(path: Path) -> _ChunkHeader:
     )
 
 
+def _check_digest(data: bytes) -> None:
+    if len(data) < _DIGEST or hashlib.sha256(memoryview(data)[:-_DIGEST]).digest() != data[-_DIGEST:]:
+        raise CorruptChunkError("checksum mismatch")
+
+
 def _read_payload(head: _ChunkHeader) -> tuple[np.ndarray, np.ndarray]:
     """The chunk's ``(present mask, vectors of present words)``, after verifying the checksum."""
     data = head.path.read_bytes()
-    if len(data) < _DIGEST or hashlib.sha256(memoryview(data)[:-_DIGEST]).digest() != data[-_DIGEST:]:
-        raise CorruptChunkError("checksum mismatch")
+    _check_digest(data)
     n = len(head.words)
     off = head.payload_offset
     present = np.frombuffer(data, dtype=np.uint8, count=n, offset=off).astype(bool)
@@ -260,11 +314,12 @@ class EmbeddingStore:
         entry = self.entry_dir(encoder)
         meta = self._open_entry(entry, encoder.key, fingerprint)
         shape = tuple(meta["shape"]) if meta.get("shape") is not None else None
+        meta_bytes = self._meta_bytes(meta) if meta else None
 
         heads = self._scan(entry, fp_hash, shape)
         if shape is None and heads:
             shape = heads[0].shape
-            self._write_meta(entry, encoder.key, fingerprint, shape)
+            meta_bytes = self._meta_bytes(self._write_meta(entry, encoder.key, fingerprint, shape))
 
         # Which stored chunk answers which wanted word (first chunk listing it wins).
         want_set = set(wanted)
@@ -308,7 +363,10 @@ class EmbeddingStore:
         if todo:
             chunk_size = max(1, int(getattr(encoder, "chunk_size", DEFAULT_CHUNK_SIZE) or DEFAULT_CHUNK_SIZE))
             chunk_dir = self._chunk_dir(entry)
-            chunk_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                chunk_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(chunk_dir, exc) from exc
             bar = tqdm(
                 total=len(wanted),
                 initial=len(wanted) - len(todo),
@@ -327,7 +385,9 @@ class EmbeddingStore:
                     vectors, present = self._encode(encoder, batch)
                     if shape is None:
                         shape = tuple(vectors.shape[1:])
-                        self._write_meta(entry, encoder.key, fingerprint, shape)
+                        meta_bytes = self._meta_bytes(
+                            self._write_meta(entry, encoder.key, fingerprint, shape)
+                        )
                     elif tuple(vectors.shape[1:]) != shape:
                         raise ModelError(
                             f"{encoder.key}: the encoder now gives vectors of shape {vectors.shape[1:]} but the "
@@ -338,7 +398,9 @@ class EmbeddingStore:
                     if pending is not None:
                         pending.result()  # surfaces a write error; bounds memory to one chunk in flight
                     name = hashlib.sha256("\n".join(batch).encode("utf-8")).hexdigest()[:32] + CHUNK_SUFFIX
-                    pending = pool.submit(_write_chunk, chunk_dir / name, fp_hash, batch, vectors, present)
+                    pending = pool.submit(
+                        _write_chunk, chunk_dir / name, fp_hash, batch, vectors, present, meta_bytes
+                    )
                     slot = len(new_blocks)
                     new_blocks.append(vectors)
                     for j, w in enumerate(batch):
@@ -442,6 +504,10 @@ class EmbeddingStore:
             meta_path.unlink()
         return {}
 
+    @staticmethod
+    def _meta_bytes(meta: dict[str, Any]) -> bytes:
+        return json.dumps(meta, indent=2).encode("utf-8")
+
     def _write_meta(self, entry: Path, key: str, fingerprint: str, shape: tuple[int, ...]) -> dict[str, Any]:
         meta = {
             "format": FORMAT_VERSION,
@@ -451,7 +517,7 @@ class EmbeddingStore:
             "shape": list(shape),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        atomic_write_bytes(entry / "meta.json", json.dumps(meta, indent=2).encode("utf-8"))
+        atomic_write_bytes(entry / "meta.json", self._meta_bytes(meta))
         return meta
 
     def _scan(self, entry: Path, fp_hash: str, shape: tuple[int, ...] | None) -> list[_ChunkHeader]:
@@ -537,41 +603,74 @@ class EmbeddingStore:
         shutil.rmtree(trash, ignore_errors=True)
 
     # ----------------------------------------------------------------- list / remove
-    def entries(self) -> list[StoreEntry]:
-        """Every entry under the root, sorted by key, with its word count and size on disk."""
+    def entries(self, *, verify: bool = False) -> list[StoreEntry]:
+        """Every entry under the root, sorted by key, with its word count and size on disk.
+
+        Reads chunk headers only, unless ``verify``: then every chunk is read in full and its sha256
+        compared with the one it carries, and each mismatch is listed in :attr:`StoreEntry.problems`
+        (and its words left out of the counts). Nothing is removed: a listing is a report, and the next
+        ``embed`` that needs those words discards the bad chunk and computes them again. An entry folder
+        holding chunks but no ``meta.json`` is listed too (key from its folder name, a problem noted),
+        rather than passed over as if empty.
+        """
         if not self.root.is_dir():
             return []
         found: list[StoreEntry] = []
         for entry in sorted(self.root.iterdir()):
-            meta_path = entry / "meta.json"
-            if entry.name.startswith(".") or not meta_path.is_file():
+            if entry.name.startswith(".") or not entry.is_dir() or entry.name == "aliases":
                 continue
-            try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                meta = {}
+            meta_path = entry / "meta.json"
+            chunk_dir = self._chunk_dir(entry)
+            chunk_paths = sorted(chunk_dir.glob(f"*{CHUNK_SUFFIX}")) if chunk_dir.is_dir() else []
+            problems: list[str] = []
+            if meta_path.is_file():
+                try:
+                    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    meta = {}
+                    problems.append("meta.json: unreadable")
+                size = meta_path.stat().st_size
+            elif chunk_paths:
+                meta, size = {}, 0
+                problems.append("meta.json: missing (written again by the next embed of this model)")
+            else:
+                continue
             covered: set[str] = set()
             absent: set[str] = set()
             n_chunks = 0
-            size = meta_path.stat().st_size
-            chunk_dir = self._chunk_dir(entry)
-            for path in sorted(chunk_dir.glob(f"*{CHUNK_SUFFIX}")) if chunk_dir.is_dir() else []:
+            shapes: dict[tuple[int, ...], int] = {}
+            for path in chunk_paths:
                 with contextlib.suppress(OSError):
                     size += path.stat().st_size
                 try:
                     head = _read_header(path)
-                    with open(path, "rb") as fh:
-                        fh.seek(head.payload_offset)
-                        present = np.frombuffer(fh.read(len(head.words)), np.uint8)
-                except (CorruptChunkError, OSError, ValueError):
+                    if verify:
+                        data = path.read_bytes()
+                        _check_digest(data)
+                        mask = data[head.payload_offset : head.payload_offset + len(head.words)]
+                    else:
+                        with open(path, "rb") as fh:
+                            fh.seek(head.payload_offset)
+                            mask = fh.read(len(head.words))
+                    present = np.frombuffer(mask, np.uint8)
+                except FileNotFoundError:
+                    continue  # removed by a concurrent embed since the folder was listed
+                except CorruptChunkError as exc:
+                    problems.append(f"{path.name}: {exc}")
+                    continue
+                except (OSError, ValueError) as exc:
+                    problems.append(f"{path.name}: unreadable ({exc.__class__.__name__}: {exc})")
                     continue
                 n_chunks += 1
+                shapes[head.shape] = shapes.get(head.shape, 0) + len(head.words)
                 for w, p in zip(head.words, present, strict=True):
                     (covered if p else absent).add(w)
             shape = meta.get("shape")
+            if not shape and shapes:
+                shape = list(max(shapes, key=lambda s: shapes[s]))
             found.append(
                 StoreEntry(
-                    key=str(meta.get("key", entry.name)),
+                    key=str(meta.get("key", entry.name.rsplit("-", 1)[0])),
                     fingerprint=str(meta.get("fingerprint", "")),
                     path=entry,
                     n_words=len(covered),
@@ -580,6 +679,8 @@ class EmbeddingStore:
                     size_bytes=size,
                     shape=tuple(shape) if shape else None,
                     created=str(meta.get("created", "")),
+                    problems=tuple(problems),
+                    verified=verify,
                 )
             )
         return sorted(found, key=lambda e: (e.key, e.created))
@@ -590,12 +691,19 @@ class EmbeddingStore:
         token = key_or_fingerprint.strip()
         chosen = [e for e in entries if e.key == token]
         if not chosen and token:
+            prefix = token.lower()
             chosen = [
                 e
                 for e in entries
-                if e.fingerprint == token
+                if (e.fingerprint and e.fingerprint == token)
                 or e.path.name == token
-                or (len(token) >= 6 and _fingerprint_hash(e.fingerprint).startswith(token.lower()))
+                or (
+                    len(token) >= 6
+                    and (
+                        (e.fingerprint and _fingerprint_hash(e.fingerprint).startswith(prefix))
+                        or (len(token) <= 16 and e.path.name.rsplit("-", 1)[-1].startswith(prefix))
+                    )
+                )
             ]
         if not chosen:
             valid = ", ".join(sorted({e.key for e in entries})) or "(the store is empty)"

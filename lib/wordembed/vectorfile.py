@@ -9,6 +9,19 @@ dropped word would change coverage and every count after it.
 - word2vec binary: the same header, then per word ``word<space>`` followed by ``d`` little-endian float32
   (and an optional newline, which the original C tool writes and gensim does not);
 - GloVe text: ``word v1 ... vd`` per line, no header.
+
+What is refused, and why:
+
+- a value that is not finite (``nan``, ``inf``, or a number beyond float32 range, which becomes ``inf``):
+  one such vector makes every similarity it enters NaN, and a mean over them NaN, far from where it came in;
+  the error names file and line. Writing refuses non-finite vectors for the same reason, naming the word;
+- an empty file: it holds no vectors, and reading it as a vocabulary of 0 words would only show up later
+  as "every word missing";
+- a first line of exactly two tokens where the first is a non-negative integer and the second is not
+  (``4 x``, ``4 300.5``): that is a damaged word2vec header, reported as such on line 1. It is read as a
+  GloVe row only when it really is one: the second token a number and the next line also a word and one
+  number (a 1-dimensional GloVe file whose first word is a numeral). Otherwise the old reading of it as
+  a GloVe row of width 1 blamed line 2 for a problem on line 1.
 """
 
 from __future__ import annotations
@@ -23,9 +36,22 @@ from pathlib import Path
 import numpy as np
 
 from wordembed.embeddings import Embeddings
-from wordembed.errors import DataFormatError, ParameterError
+from wordembed.errors import DataFormatError, ParameterError, WordembedError
 
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove")
+
+
+class VectorFileWriteError(WordembedError, OSError):
+    """A vector file could not be written (disk full, no permission); the message names the file.
+
+    The export is written to a temporary file and renamed into place, so an earlier file of that name is
+    left as it was.
+    """
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        self.path = path
+        reason = exc.strerror or str(exc) or exc.__class__.__name__
+        super().__init__(f"cannot write vector file {path}: {reason}; an earlier file of that name is unchanged")
 
 
 def _header(line: str) -> tuple[int, int] | None:
@@ -35,18 +61,41 @@ def _header(line: str) -> tuple[int, int] | None:
     return None
 
 
+def _is_glove_row_pair(first: str, second: str) -> bool:
+    """Both lines a word and exactly one number: a 1-dimensional GloVe file, not a damaged header."""
+    rows = [line.split() for line in (first, second)]
+    return all(len(parts) == 2 and _is_float(parts[1]) for parts in rows)
+
+
+def _bad_header(first: str, second: str) -> str | None:
+    """Why a first line of ``<integer> <something>`` is a damaged word2vec header, or None when it is not one."""
+    parts = first.split()
+    if len(parts) != 2 or not parts[0].isdigit() or parts[1].isdigit():
+        return None
+    if _is_glove_row_pair(first, second):
+        return None
+    return f"bad word2vec header {first.strip()[:60]!r}: expected '<count> <dims>' with <dims> a whole number"
+
+
 def detect_format(path: str | Path) -> str:
     """word2vec binary when the header is followed by bytes that are not text; else text with or without
-    a header."""
+    a header. An empty file or a damaged header is a :class:`DataFormatError` (see the module docstring)."""
     path = Path(path)
     with open(path, "rb") as f:
         first = f.readline(4096)
         sample = f.read(4096)
+    if not first.strip() and not sample.strip():
+        raise DataFormatError(path, None, "empty file: no header and no vectors")
     try:
-        header = _header(first.decode("utf-8"))
+        first_text = first.decode("utf-8")
+        header = _header(first_text)
     except UnicodeDecodeError:
         raise DataFormatError(path, 1, "the first line is not UTF-8 text: not a word-vector file") from None
     if header is None:
+        second = sample.split(b"\n", 1)[0].decode("utf-8", "replace")
+        problem = _bad_header(first_text, second)
+        if problem is not None:
+            raise DataFormatError(path, 1, problem)
         return "glove"
     try:
         text = sample.decode("utf-8")
@@ -72,6 +121,8 @@ def read_vectors(
         raise ParameterError(f"unknown vector file format {fmt!r}; valid formats: {', '.join(FORMATS)}")
     if not path.is_file():
         raise DataFormatError(path, None, "vector file does not exist")
+    if path.stat().st_size == 0:
+        raise DataFormatError(path, None, "empty file: no header and no vectors")
     if fmt == "auto":
         fmt = detect_format(path)
     wanted = None if words is None else list(dict.fromkeys(words))
@@ -103,13 +154,31 @@ def _add(vocab: list[str], seen: dict[str, int], word: str, path: Path, line: in
     return True
 
 
+def _check_finite(path: Path, vocab: list[str], vectors: np.ndarray, lines: list[int]) -> None:
+    """A :class:`DataFormatError` at the first row holding nan, inf or a value beyond float32 range."""
+    finite = np.isfinite(vectors).all(axis=1)
+    if finite.all():
+        return
+    row = int(np.flatnonzero(~finite)[0])
+    column = int(np.flatnonzero(~np.isfinite(vectors[row]))[0])
+    raise DataFormatError(
+        path,
+        lines[row],
+        f"value {column + 1} of word {vocab[row]!r} is {vectors[row, column]} (nan, inf, or beyond float32 "
+        f"range); {int((~finite).sum())} of the {len(vocab)} vectors read are not finite",
+    )
+
+
 def _read_text(path: Path, lookup: set[str] | None, *, header: bool) -> tuple[list[str], np.ndarray]:
     vocab: list[str] = []
     rows: list[np.ndarray] = []
+    row_lines: list[int] = []
     seen: dict[str, int] = {}
     count = dims = None
     n_lines = 0
-    with open(path, "rb") as f:
+    lineno = 0
+    # A number beyond float32 range parses as inf; it is reported by _check_finite with its line.
+    with open(path, "rb") as f, np.errstate(over="ignore"):
         for lineno, raw in enumerate(f, 1):
             try:
                 line = raw.decode("utf-8").rstrip("\r\n")
@@ -121,6 +190,12 @@ def _read_text(path: Path, lookup: set[str] | None, *, header: bool) -> tuple[li
                     raise DataFormatError(path, 1, f"expected a word2vec header '<count> <dims>', got {line[:60]!r}")
                 count, dims = parsed
                 continue
+            if lineno == 1:  # GloVe: a first line like '4 x' is a damaged word2vec header, not a row
+                after_first = f.tell()
+                problem = _bad_header(line, f.readline().decode("utf-8", "replace"))
+                f.seek(after_first)
+                if problem is not None:
+                    raise DataFormatError(path, 1, problem)
             if not line.strip():
                 raise DataFormatError(path, lineno, "empty line")
             parts = line.rstrip(" ").split(" ")
@@ -141,9 +216,13 @@ def _read_text(path: Path, lookup: set[str] | None, *, header: bool) -> tuple[li
                 raise DataFormatError(path, lineno, f"bad number {bad!r} for word {word!r}") from None
             if _add(vocab, seen, word, path, lineno):
                 rows.append(vec)
+                row_lines.append(lineno)
+    if lineno == 0:
+        raise DataFormatError(path, None, "empty file: no header and no vectors")
     if count is not None and n_lines != count:
         raise DataFormatError(path, 1, f"the header says {count} words but the file has {n_lines}")
     vectors = np.vstack(rows) if rows else np.zeros((0, dims or 0), dtype=np.float32)
+    _check_finite(path, vocab, vectors, row_lines)
     return vocab, vectors
 
 
@@ -167,6 +246,7 @@ def _read_binary(path: Path, lookup: set[str] | None) -> tuple[list[str], np.nda
         vocab: list[str] = []
         seen: dict[str, int] = {}
         rows: list[np.ndarray] = []
+        row_lines: list[int] = []
         for i in range(count):
             entry = i + 1  # entries count like lines after the header: entry i is "line" i + 1
             while pos < len(buf) and buf[pos : pos + 1] == b"\n":
@@ -186,29 +266,45 @@ def _read_binary(path: Path, lookup: set[str] | None) -> tuple[list[str], np.nda
             if lookup is None or word in lookup:
                 if _add(vocab, seen, word, path, entry + 1):
                     rows.append(np.frombuffer(buf[start : start + width], dtype="<f4").copy())
+                    row_lines.append(entry + 1)
             pos = start + width
         while pos < len(buf) and buf[pos : pos + 1] in (b"\n", b"\r", b" "):
             pos += 1
         if pos < len(buf):
             raise DataFormatError(path, count + 2, f"data after the {count} words the header announces")
     vectors = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dims), dtype=np.float32)
+    _check_finite(path, vocab, vectors, row_lines)
     return vocab, vectors
 
 
 def write_word2vec(emb: Embeddings, path: str | Path, *, binary: bool = False) -> Path:
     """Write the covered words (missing ones have no vector) atomically in word2vec format.
 
-    Text values use 9 significant digits, which round-trip float32 exactly.
+    Text values use 9 significant digits, which round-trip float32 exactly. Non-finite vectors are refused
+    (a ParameterError naming the words) rather than written as ``nan`` for another tool to trip over. A
+    write that fails (disk full) raises :class:`VectorFileWriteError` naming ``path``, and leaves any
+    earlier file of that name as it was.
     """
     path = Path(path)
-    vectors = np.asarray(emb.vectors, dtype=np.float32)
+    with np.errstate(over="ignore"):  # float64 beyond float32 range becomes inf: refused below
+        vectors = np.asarray(emb.vectors, dtype=np.float32)
     if vectors.ndim != 2:
         raise ParameterError(f"word2vec files hold one vector per word; got vectors of shape {vectors.shape}")
+    bad = ~np.isfinite(vectors).all(axis=1)
+    if bad.any():
+        sample = [emb.words[i] for i in np.flatnonzero(bad)[:5]]
+        raise ParameterError(
+            f"{int(bad.sum())} vector(s) hold nan, inf or values beyond float32 range, e.g. of {sample}; "
+            f"refusing to write them to {path}"
+        )
     for w in emb.words:
         if not w or any(c.isspace() for c in w):
             raise ParameterError(f"word {w!r} cannot be written to a word2vec file (empty or with whitespace)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise VectorFileWriteError(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             n, d = vectors.shape
@@ -227,8 +323,10 @@ def write_word2vec(emb: Embeddings, path: str | Path, *, binary: bool = False) -
                     ]
                     f.write("".join(lines).encode("utf-8"))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise VectorFileWriteError(path, exc) from exc
         raise
     return path
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from pathlib import Path
 
 from wordembed.errors import ChecksumError, DataFormatError, DatasetNotFoundError
@@ -128,18 +129,27 @@ def read_sums(sums_path: Path) -> dict[str, str]:
     return sums
 
 
-def verify_file(path: Path, sums_dirs: list[Path]) -> bool:
-    """Check ``path`` against the first ``SHA256SUMS`` among ``sums_dirs`` that lists it.
+class UnverifiedDataWarning(UserWarning):
+    """A data file was read with no recorded checksum to compare it with.
 
-    Returns whether a recorded checksum was found (a file no sums file lists is accepted as it is: the sums
-    cover the shipped sets, not a user's own copies). A match is remembered per (path, size, mtime) so
-    loading the same set again in a session does not rehash it.
+    Structure and sizes are still checked, but a changed word or score would go unnoticed, so this is
+    shown rather than passed over: a copy without ``SHA256SUMS`` is exactly where silent edits hide.
+    """
+
+
+def _check_one(path: Path, sums_dirs: list[Path]) -> str | None:
+    """``None`` when ``path`` matches a recorded checksum, else why it could not be checked.
+
+    A mismatch raises :class:`ChecksumError`; the first ``SHA256SUMS`` among ``sums_dirs`` that lists the
+    file decides.
     """
     resolved = path.resolve()
+    sums_seen: list[Path] = []
     for folder in sums_dirs:
         sums_path = folder / SUMS_NAME
         if not sums_path.is_file():
             continue
+        sums_seen.append(sums_path)
         try:
             rel = resolved.relative_to(folder.resolve()).as_posix()
         except ValueError:
@@ -149,7 +159,7 @@ def verify_file(path: Path, sums_dirs: list[Path]) -> bool:
             continue
         key = (*_stat_key(path), expected)
         if key in _VERIFIED:
-            return True
+            return None
         actual = sha256_file(path)
         if actual != expected:
             raise ChecksumError(
@@ -157,8 +167,54 @@ def verify_file(path: Path, sums_dirs: list[Path]) -> bool:
                 "The file differs from the published data set; restore the original copy."
             )
         _VERIFIED.add(key)
+        return None
+    if not sums_seen:
+        return f"no {SUMS_NAME} in {', '.join(str(folder) for folder in sums_dirs)}"
+    return f"no line for it in {', '.join(str(sums) for sums in sums_seen)}"
+
+
+def _warn_unverified(what: str, folder: Path, unchecked: list[tuple[Path, str]], total: int) -> None:
+    first, reason = unchecked[0]
+    others = f" and {len(unchecked) - 1} more" if len(unchecked) > 1 else ""
+    warnings.warn(
+        f"{what} in {folder}: {len(unchecked)} of {total} file(s) read without a checksum check "
+        f"({reason}; {first.name}{others}). Structure and sizes were checked, but an edited word or score "
+        f"would go unnoticed: restore {SUMS_NAME} from the data release, or pass verify=False to skip on purpose",
+        UnverifiedDataWarning,
+        stacklevel=4,
+    )
+
+
+def verify_file(path: Path, sums_dirs: list[Path], *, warn: bool = True) -> bool:
+    """Check ``path`` against the first ``SHA256SUMS`` among ``sums_dirs`` that lists it.
+
+    Returns whether a recorded checksum was found. A file no sums file lists is still read (a user's own
+    copy may have none), but with an :class:`UnverifiedDataWarning` naming it and the folders searched
+    unless ``warn`` is False. A match is remembered per (path, size, mtime) so loading the same set again
+    in a session does not rehash it.
+    """
+    reason = _check_one(path, sums_dirs)
+    if reason is None:
         return True
+    if warn:
+        _warn_unverified(f"data file {path.name}", path.parent, [(path, reason)], 1)
     return False
+
+
+def verify_files(paths: list[Path], sums_dirs: list[Path], *, what: str, folder: Path) -> int:
+    """:func:`verify_file` over one data set's files, with one warning for all that had no checksum.
+
+    One line per set rather than per file: BATS without its sums would otherwise print 40 warnings and
+    bury the point. Returns how many files were verified.
+    """
+    unchecked: list[tuple[Path, str]] = []
+    for path in paths:
+        reason = _check_one(path, sums_dirs)
+        if reason is not None:
+            unchecked.append((path, reason))
+    if unchecked:
+        _warn_unverified(what, folder, unchecked, len(paths))
+    return len(paths) - len(unchecked)
 
 
 def clear_checksum_cache() -> None:

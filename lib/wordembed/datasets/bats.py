@@ -5,6 +5,10 @@ Layout (the official BATS_3.0.zip): ``BATS_3.0/<n>_<Group>_<kind>/<ID> [<name>].
 folder. Two quirks of the official files are part of the data, not errors, and are handled explicitly:
 30 lines of L01/L02 end with a trailing ``/`` (no further answer) and 62 lines list an answer twice; both are
 normalised (answers deduplicated, first occurrence kept, in file order). Any other empty answer is an error.
+
+The loader also checks the published structure, independently of ``SHA256SUMS``: 4 group folders of 10
+relation files, each of exactly 50 pairs with 50 different source words. A file cut at a line boundary or
+padded with a repeated line is otherwise well-formed, and would quietly score a smaller benchmark.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from wordembed.datasets._io import not_found, read_lines, resolve_data_root, sums_dirs_for, verify_file
+from wordembed.datasets._io import not_found, read_lines, resolve_data_root, sums_dirs_for, verify_files
 from wordembed.errors import DataFormatError
 
 BATS_FOLDER = "BATS_3.0"
@@ -29,6 +33,8 @@ BATS_GROUPS: dict[str, tuple[str, str, str]] = {
     "4_Lexicographic_semantics": ("lexicographic", "semantic", "L"),
 }
 RELATIONS_PER_GROUP = 10
+#: word pairs in every relation file of the published BATS 3.0 (2,000 pairs in all)
+PAIRS_PER_RELATION = 50
 
 _FILE_NAME = re.compile(r"^([IDEL])(\d\d) \[(.+)\]\.txt$")
 
@@ -89,15 +95,53 @@ def parse_bats_file(path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(pairs)
 
 
-def load_bats(root: str | Path | None = None, *, verify: bool = True) -> list[BatsRelation]:
-    """All 40 relations in BATS order (I01..I10, D01..D10, E01..E10, L01..L10); checked against ``SHA256SUMS`` when ``verify`` and sums are present.
+def check_relation_size(path: Path, pairs: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+    """The published size: 50 pairs with 50 different sources, else a :class:`DataFormatError` naming the file.
+
+    Repeated sources are looked for first, so a file padded back to 50 lines with a copied line is named
+    at that line rather than passed.
+    """
+    first_line: dict[str, int] = {}
+    for number, (source, _answers) in enumerate(pairs, start=1):
+        if source in first_line:
+            raise DataFormatError(
+                path,
+                number,
+                f"source word {source!r} repeats line {first_line[source]} (a BATS 3.0 relation has "
+                f"{PAIRS_PER_RELATION} different source words)",
+            )
+        first_line[source] = number
+    if len(pairs) > PAIRS_PER_RELATION:
+        raise DataFormatError(
+            path,
+            PAIRS_PER_RELATION + 1,
+            f"more than {PAIRS_PER_RELATION} word pairs ({len(pairs)}), "
+            f"the size of every BATS 3.0 relation; pass strict=False for a custom set",
+        )
+    if len(pairs) < PAIRS_PER_RELATION:
+        raise DataFormatError(
+            path,
+            None,
+            f"{len(pairs)} word pairs, but every BATS 3.0 relation has {PAIRS_PER_RELATION} (a cut or "
+            "edited copy?); restore the file from BATS_3.0.zip, or pass strict=False for a custom set",
+        )
+
+
+def load_bats(
+    root: str | Path | None = None, *, verify: bool = True, strict: bool = True
+) -> list[BatsRelation]:
+    """All 40 relations in BATS order (I01..I10, D01..D10, E01..E10, L01..L10).
 
     The layout must be complete (4 group folders x 10 relation files): a missing relation is an error rather
-    than a smaller benchmark whose scores would not be comparable to published ones.
+    than a smaller benchmark whose scores would not be comparable to published ones. ``strict`` (default)
+    also requires the published 50 pairs per relation (:func:`check_relation_size`), which catches a cut
+    file whether or not checksums are present; pass False for a custom set laid out like BATS. ``verify``
+    checks each file against ``SHA256SUMS``; a file with no recorded checksum is read with one
+    :class:`~wordembed.datasets._io.UnverifiedDataWarning` for the set.
     """
     bats_dir, data_root = _bats_dir(root)
     sums_dirs = sums_dirs_for(bats_dir, data_root)
-    relations: list[BatsRelation] = []
+    files: list[tuple[str, str, str, int, Path]] = []  # (letter, group, kind, number, path)
     for folder, (group, kind, letter) in BATS_GROUPS.items():
         group_dir = bats_dir / folder
         if not group_dir.is_dir():
@@ -128,22 +172,26 @@ def load_bats(root: str | Path | None = None, *, verify: bool = True) -> list[Ba
         extra = sorted(set(by_number) - set(expected))
         if extra:
             raise DataFormatError(by_number[extra[0]], None, f"unexpected relation number in {folder}")
-        for number in expected:
-            path = by_number[number]
-            if verify:
-                verify_file(path, sums_dirs)
-            match = _FILE_NAME.match(path.name)
-            assert match is not None
-            relations.append(
-                BatsRelation(
-                    id=f"{letter}{number:02d}",
-                    name=match.group(3),
-                    group=group,
-                    kind=kind,
-                    pairs=parse_bats_file(path),
-                    path=path,
-                )
+        files.extend((letter, group, kind, number, by_number[number]) for number in expected)
+    if verify:
+        verify_files([path for *_, path in files], sums_dirs, what="BATS 3.0", folder=bats_dir)
+    relations: list[BatsRelation] = []
+    for letter, group, kind, number, path in files:
+        match = _FILE_NAME.match(path.name)
+        assert match is not None
+        pairs = parse_bats_file(path)
+        if strict:
+            check_relation_size(path, pairs)
+        relations.append(
+            BatsRelation(
+                id=f"{letter}{number:02d}",
+                name=match.group(3),
+                group=group,
+                kind=kind,
+                pairs=pairs,
+                path=path,
             )
+        )
     return relations
 
 

