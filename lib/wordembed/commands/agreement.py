@@ -13,7 +13,9 @@ import argparse
 from pathlib import Path
 
 from wordembed.analyses.agreement import DEFAULT_CKA_BOOT, DEFAULT_KENDALL_BOOT, MEASURES
+from wordembed.commands.arguments import device_arg, out_dir, schema_int, writing
 from wordembed.errors import ParameterError
+from wordembed.study import bounds_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,23 +33,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="bats",
         help="vocabulary for random pairs and neighbours (default bats; BATS words are always added)",
     )
-    p.add_argument("--n-random", type=int, default=20_000, help="random pairs (default 20000)")
-    p.add_argument("--k", type=int, default=10, help="nearest neighbours per word (default 10)")
+    p.add_argument(
+        "--n-random",
+        type=schema_int("n_random_pairs"),
+        default=20_000,
+        help=f"random pairs, {bounds_text('n_random_pairs')} (default 20000)",
+    )
+    p.add_argument(
+        "--k",
+        type=schema_int("knn_k"),
+        default=10,
+        help=f"nearest neighbours per word, {bounds_text('knn_k')} (default 10)",
+    )
     p.add_argument(
         "--n-boot",
-        type=int,
+        type=schema_int("bootstrap"),
         default=1000,
-        help="bootstrap replicates for correlations and Jaccard (default 1000; 0 = no intervals)",
+        help=f"bootstrap replicates for correlations and Jaccard, {bounds_text('bootstrap')} "
+        "(default 1000; 0 = no intervals)",
     )
     p.add_argument(
         "--kendall-boot",
-        type=int,
-        help=f"replicates for Kendall's intervals (default min(n-boot, {DEFAULT_KENDALL_BOOT}): the costly one)",
+        type=schema_int("kendall_bootstrap"),
+        help=f"replicates for Kendall's intervals, {bounds_text('kendall_bootstrap')} (default min(n-boot, "
+        f"{DEFAULT_KENDALL_BOOT}): the costly one)",
     )
     p.add_argument(
         "--cka-boot",
-        type=int,
-        help=f"replicates for the CKA intervals (default min(n-boot, {DEFAULT_CKA_BOOT}))",
+        type=schema_int("cka_bootstrap"),
+        help=f"replicates for the CKA intervals, {bounds_text('cka_bootstrap')} "
+        f"(default min(n-boot, {DEFAULT_CKA_BOOT}))",
     )
     p.add_argument(
         "--measures",
@@ -57,9 +72,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="measures to compute (default all)",
     )
     p.add_argument("--no-related", action="store_true", help="random pairs only (no BATS pairs)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, help="output folder (default: outputs/cli/agreement)")
-    p.add_argument("--device", help="torch device for the models and the neighbour search")
+    p.add_argument("--seed", type=schema_int("seed"), default=0, help=f"{bounds_text('seed')} (default 0)")
+    p.add_argument("--out", type=out_dir, help="output folder (default: outputs/cli/agreement)")
+    p.add_argument(
+        "--device", type=device_arg, help="auto, cpu, cuda or cuda:N for the models and the neighbour search"
+    )
     p.add_argument("--store", type=Path, help="store folder (default: $WORDEMBED_STORE or the cache)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_agreement)
@@ -103,13 +120,14 @@ def run_agreement(args: argparse.Namespace) -> int:
         from wordembed import paths
 
         out = paths.outputs_dir() / "cli" / "agreement"
-    write_table(out, "agreement_table", result.table)
-    for key, matrix in result.matrices.items():
-        write_table(out, f"agreement_{key}", matrix.reset_index(names="model"))
     coverage = {
         name: {"covered": len(e.words), "asked": len(e.words) + len(e.missing)} for name, e in embs.items()
     }
-    write_metrics(out, {"agreement": result.to_dict() | {"coverage": coverage, "words": args.words}})
+    with writing("--out", out):
+        write_table(out, "agreement_table", result.table)
+        for key, matrix in result.matrices.items():
+            write_table(out, f"agreement_{key}", matrix.reset_index(names="model"))
+        write_metrics(out, {"agreement": result.to_dict() | {"coverage": coverage, "words": args.words}})
     sources = result.pair_sources
     related = f", {sources['related']:,} related pairs" if "related" in sources else ""
     print(

@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 from wordembed.analyses.analogy import ANSWER_RULES, GOOGLE_METHODS, METHODS
+from wordembed.commands.arguments import device_arg, out_dir, schema_int, writing
+from wordembed.study import bounds_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,10 +50,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="first_present",
         help="which listed answer of a is a': the first the model has (default) or the first listed (vecto)",
     )
-    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (0: no intervals)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None, help="torch device for model encoders")
-    parser.add_argument("--out", help="output folder (default outputs/analogy/<model>-<dataset>)")
+    parser.add_argument(
+        "--n-boot",
+        type=schema_int("bootstrap"),
+        default=1000,
+        help=f"bootstrap replicates, {bounds_text('bootstrap')} (0: no intervals; default 1000)",
+    )
+    parser.add_argument(
+        "--seed", type=schema_int("seed"), default=0, help=f"{bounds_text('seed')} (default 0)"
+    )
+    parser.add_argument(
+        "--device", type=device_arg, default=None, help="auto, cpu, cuda or cuda:N for model encoders"
+    )
+    parser.add_argument(
+        "--out", type=out_dir, help="output folder (default outputs/analogy/<model>-<dataset>)"
+    )
     parser.set_defaults(func=_analogy)
 
     ws = subparsers.add_parser(
@@ -65,10 +78,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ws.add_argument(
         "--lowercase", action="store_true", help="look words up in lower case (GloVe-style vocabularies)"
     )
-    ws.add_argument("--n-boot", type=int, default=1000)
-    ws.add_argument("--seed", type=int, default=0)
-    ws.add_argument("--device", default=None)
-    ws.add_argument("--out", help="output folder (default outputs/wordsim/<model>)")
+    ws.add_argument(
+        "--n-boot",
+        type=schema_int("bootstrap"),
+        default=1000,
+        help=f"bootstrap replicates, {bounds_text('bootstrap')} (0: no intervals; default 1000)",
+    )
+    ws.add_argument("--seed", type=schema_int("seed"), default=0, help=f"{bounds_text('seed')} (default 0)")
+    ws.add_argument(
+        "--device", type=device_arg, default=None, help="auto, cpu, cuda or cuda:N for model encoders"
+    )
+    ws.add_argument("--out", type=out_dir, help="output folder (default outputs/wordsim/<model>)")
     ws.set_defaults(func=_wordsim)
 
 
@@ -137,12 +157,13 @@ def _analogy(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     out = _out_dir(args, "analogy", f"-{args.dataset}")
-    for name, table in result.tables().items():
-        write_table(out, name, table)
-    (out / "candidates.txt").write_text("\n".join(cand.words) + "\n", encoding="utf-8")
     metrics = result.to_dict()
     metrics["setup"]["source"] = str(args.model)
-    write_metrics(out, metrics)
+    with writing("--out", out):
+        for name, table in result.tables().items():
+            write_table(out, name, table)
+        (out / "candidates.txt").write_text("\n".join(cand.words) + "\n", encoding="utf-8")
+        write_metrics(out, metrics)
     unit = result.setup["interval_unit"]["overall"]
     for row in result.overall.to_dict("records"):
         degenerate = f", {row['degenerate']} degenerate" if row["degenerate"] else ""
@@ -174,11 +195,12 @@ def _wordsim(args: argparse.Namespace) -> int:
     emb = get_embeddings(args.model, words, device=args.device)
     result = evaluate_word_similarity(emb, sets, lowercase=args.lowercase, n_boot=args.n_boot, seed=args.seed)
     out = _out_dir(args, "wordsim")
-    for name, table in result.tables().items():
-        write_table(out, name, table)
     metrics = result.to_dict()
     metrics["setup"]["source"] = str(args.model)
-    write_metrics(out, metrics)
+    with writing("--out", out):
+        for name, table in result.tables().items():
+            write_table(out, name, table)
+        write_metrics(out, metrics)
     for row in result.summary.to_dict("records"):
         print(
             f"{row['benchmark']:>10}: rho {row['spearman']:.3f} [{row['spearman_low']:.3f}, "

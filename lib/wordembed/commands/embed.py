@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from wordembed.commands.arguments import device_arg, out_file, writing
 from wordembed.errors import ParameterError
 from wordembed.store import EmbeddingStore
 
@@ -26,8 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="vocabulary: wordnet, bats, google, wordsim, study, or a file with one word per line",
     )
-    embed.add_argument("--out", type=Path, help="also write the vectors in word2vec text format to this file")
-    embed.add_argument("--device", help="torch device (default: CUDA when present, else CPU)")
+    embed.add_argument(
+        "--out", type=out_file, help="also write the vectors in word2vec text format to this file"
+    )
+    embed.add_argument(
+        "--device", type=device_arg, help="auto, cpu, cuda or cuda:N (default auto: CUDA when present)"
+    )
     embed.add_argument("--store", type=Path, help="store folder (default: $WORDEMBED_STORE or the cache)")
     embed.add_argument("--no-progress", action="store_true", help="no progress bar")
     embed.set_defaults(func=run_embed)
@@ -77,8 +82,9 @@ def run_embed(args: argparse.Namespace) -> int:
             )
         from wordembed.vectorfile import write_word2vec_text
 
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        write_word2vec_text(emb, args.out)
+        with writing("--out", args.out):
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            write_word2vec_text(emb, args.out)
         print(f"wrote {len(emb.words)} vectors to {args.out}")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from wordembed.commands.arguments import out_dir
 from wordembed.study import ALL_NOTEBOOKS, PARAMETERS, list_studies, load_study
 
 
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--study", default="default", help=f"a study name ({', '.join(list_studies())}) or a YAML path")
     parser.add_argument("--models", nargs="+", help="run only these models (keys or YAML paths)")
     parser.add_argument("--notebooks", nargs="+", help=f"run only these notebooks ({', '.join(ALL_NOTEBOOKS)})")
-    parser.add_argument("--out", help="output root (default outputs/<study>)")
+    parser.add_argument("--out", type=out_dir, help="output root (default outputs/<study>)")
     parser.add_argument("--force", action="store_true", help="rerun jobs whose inputs have not changed")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML renderings")
     parser.add_argument("--kernel", help="Jupyter kernel name (default python3: this interpreter)")

@@ -15,8 +15,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from wordembed.commands.arguments import device_arg, out_dir, schema_int, writing
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
+from wordembed.study import PARAMETERS, bounds_text
 
 
 def _source_arguments(parser: argparse.ArgumentParser, default_words: str) -> None:
@@ -28,9 +30,18 @@ def _source_arguments(parser: argparse.ArgumentParser, default_words: str) -> No
         default=default_words,
         help=f"vocabulary: wordnet, bats, google, wordsim, study, or a file with one word per line (default {default_words})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-    parser.add_argument("--out", type=Path, help="output folder (default: outputs/cli/MODEL/ANALYSIS)")
-    parser.add_argument("--device", help="torch device for the model (and, for similarity, the products)")
+    parser.add_argument(
+        "--seed",
+        type=schema_int("seed"),
+        default=0,
+        help=f"seed of every random draw, {bounds_text('seed')} (default 0)",
+    )
+    parser.add_argument("--out", type=out_dir, help="output folder (default: outputs/cli/MODEL/ANALYSIS)")
+    parser.add_argument(
+        "--device",
+        type=device_arg,
+        help="auto, cpu, cuda or cuda:N: the model (and, for similarity, the products)",
+    )
     parser.add_argument("--store", type=Path, help="store folder (default: $WORDEMBED_STORE or the cache)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -55,8 +66,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also the variant with every dimension z-scored (Timkey & van Schijndel 2021); one more pass",
     )
-    sim.add_argument("--sample", type=int, metavar="N", help="N random pairs instead of all pairs")
-    sim.add_argument("--bins", type=int, default=2000, help="histogram bins over [-1, 1] (default 2000)")
+    sim.add_argument(
+        "--sample",
+        type=schema_int("sample_pairs"),
+        metavar="N",
+        help=f"N random pairs instead of all pairs, {bounds_text('sample_pairs')} "
+        "(0: all pairs, as in a study)",
+    )
+    sim.add_argument(
+        "--bins",
+        type=schema_int("hist_bins"),
+        default=2000,
+        help=f"histogram bins over [-1, 1], {bounds_text('hist_bins')} (default 2000)",
+    )
     sim.set_defaults(func=run_similarity)
 
     rel = subparsers.add_parser(
@@ -73,8 +95,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="D",
         help="all-but-the-top: centre and remove the top D principal directions (-1 = max(1, round(dims / 100)))",
     )
-    rel.add_argument("--n-random", type=int, help="random pairs (default: 10x the related pairs)")
-    rel.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
+    rel.add_argument(
+        "--n-random",
+        type=schema_int("n_random_pairs"),
+        help=f"random pairs, {bounds_text('n_random_pairs')} (default: 10x the related pairs)",
+    )
+    rel.add_argument(
+        "--n-boot",
+        type=schema_int("bootstrap"),
+        default=1000,
+        help=f"bootstrap replicates, {bounds_text('bootstrap')} (default 1000)",
+    )
     rel.set_defaults(func=run_related)
 
 
@@ -87,11 +118,14 @@ def _output_dir(args: argparse.Namespace, analysis: str) -> Path:
 
 
 def _check_abtt(requested: int) -> None:
-    """Fail on a value no width can make valid before a model is loaded (the width is checked after)."""
-    if requested < -1:
+    """Fail on a value no width can make valid before a model is loaded (the width is checked after); the
+    upper bound is the study schema's (abtt_components), so a CLI run accepts what a study run does."""
+    highest = PARAMETERS["abtt_components"].maximum
+    if requested < -1 or (highest is not None and requested > highest):
         raise ParameterError(
             f"--abtt must be -1 (auto: max(1, round(dims / 100))), 0 (none) or a positive number of "
-            f"directions, got {requested}"
+            f"directions up to {int(highest or 0)} ({bounds_text('abtt_components')}, as the study parameter "
+            f"abtt_components), got {requested}"
         )
 
 
@@ -168,7 +202,7 @@ def run_similarity(args: argparse.Namespace) -> int:
     rogue = rogue_dimension_table(variants)
     results = {}
     for name, variant in variants.items():
-        if args.sample is not None:  # the same seed: every variant sees the same pairs
+        if args.sample:  # the same seed: every variant sees the same pairs; 0 means all pairs, as in a study
             results[name] = sampled_pairs_distribution(variant, args.sample, seed=args.seed, bins=args.bins)
         else:
             results[name] = all_pairs_distribution(
@@ -178,8 +212,6 @@ def run_similarity(args: argparse.Namespace) -> int:
     histogram = pd.concat(
         [dist.to_frame().assign(variant=name) for name, dist in results.items()], ignore_index=True
     )
-    write_table(out, "similarity_histogram", histogram)
-    write_table(out, "rogue_dimensions", rogue)
     raw = results["raw"]
     metrics = (
         raw.to_dict()
@@ -193,7 +225,10 @@ def run_similarity(args: argparse.Namespace) -> int:
             "rogue_dimensions": rogue.set_index("variant").to_dict("index"),
         }
     )
-    write_metrics(out, {"similarity": metrics})
+    with writing("--out", out):
+        write_table(out, "similarity_histogram", histogram)
+        write_table(out, "rogue_dimensions", rogue)
+        write_metrics(out, {"similarity": metrics})
     print(
         f"{emb.model}: {raw.n_pairs:,} pairs of {raw.n_words:,} words ({'all' if raw.exact else 'sampled'}); "
         "top-1/3/10 = share of the mean cosine carried by the largest 1, 3, 10 dimensions"
@@ -224,11 +259,12 @@ def run_related(args: argparse.Namespace) -> int:
         emb, pairs, n_random=args.n_random, vocabulary=vocabulary, seed=args.seed, n_boot=args.n_boot
     )
     out = _output_dir(args, "related")
-    write_table(out, "related_summary", result.summary)
-    write_table(out, "related_pairs", result.pairs)
-    write_table(out, "related_random", result.random)
     metrics = result.to_dict() | {"words": args.words, "center": args.center, "abtt": d}
-    write_metrics(out, {"related": metrics})
+    with writing("--out", out):
+        write_table(out, "related_summary", result.summary)
+        write_table(out, "related_pairs", result.pairs)
+        write_table(out, "related_random", result.random)
+        write_metrics(out, {"related": metrics})
     s = result.summary.set_index(["level", "name"])
     parts = [
         f"{kind} AUROC {s.loc[('kind', kind), 'auroc']:.3f}"

@@ -16,7 +16,10 @@ command names a model by key and never by a path on one machine. The schema::
       api: null                    # API model name for network backends
     options: {}                    # backend options (see the backend's module docstring)
 
-Validation happens on load so that a typo is reported with the file and the field, before any download.
+Validation happens on load so that a typo is reported with the file and the field, before any download;
+that includes the options, against the backend's options model in :mod:`wordembed.models.backends` (types,
+bounds, choices; unknown names refused), reported on one line such as
+``params/models/minilm.yaml: options.batch_size: must be >= 1 (a positive int), got 0``.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from wordembed.errors import ParameterError
-from wordembed.models.backends import BACKENDS
+from wordembed.models.backends import BACKEND_OPTIONS, BACKENDS
 from wordembed.paths import params_dir
 
 ROLES = ("classical", "llm")
@@ -195,6 +199,7 @@ def spec_from_dict(data: Any, *, path: Path | None = None, key: str | None = Non
     options = data.get("options") or {}
     if not isinstance(options, Mapping):
         raise _fail(where, "options", "must be a mapping of backend options")
+    check_options(backend, options, where, in_file=True)
     return ModelSpec(
         key=spec_key,
         role=role,
@@ -243,6 +248,72 @@ def load_spec(key_or_path: str | Path | ModelSpec) -> ModelSpec:
 def list_specs() -> list[ModelSpec]:
     """Every spec in ``params/models/``, sorted by key; an invalid file raises (it names itself)."""
     return [load_spec_file(models_dir() / f"{k}.yaml") for k in available_keys()]
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    """One pydantic error as the end of a sentence that starts with the option's name."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "bool_type":
+        text = "must be true or false"
+    elif kind in ("int_type", "int_from_float"):
+        text = "must be an integer"
+    elif kind == "float_type":
+        text = "must be a number"
+    elif kind == "finite_number":
+        text = "must be a finite number"
+    elif kind == "string_type":
+        text = "must be a string"
+    elif kind == "dict_type":
+        text = "must be a mapping"
+    elif kind == "string_too_short":
+        text = "must not be empty"
+    elif kind == "greater_than_equal":
+        text = f"must be >= {ctx['ge']}" + (" (a positive int)" if ctx["ge"] == 1 else "")
+    elif kind == "greater_than":
+        text = f"must be > {ctx['gt']}"
+    elif kind == "less_than_equal":
+        text = f"must be <= {ctx['le']}"
+    elif kind == "literal_error":
+        text = "must be one of " + ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+    else:  # ours (PydanticCustomError) already reads "must be ..."; pydantic's own are kept as they are
+        text = str(error["msg"])
+    if error.get("loc") == ():  # a rule between options: the input is all of them, not worth repeating
+        return text
+    return f"{text}, got {_shown(error.get('input'))}"
+
+
+def check_options(backend: str, options: Mapping[str, Any], where: object, *, in_file: bool) -> None:
+    """Fail unless ``options`` suit ``backend``; one line naming ``where`` and every bad option.
+
+    ``in_file``: the options are those of a YAML's ``options:``, so a bad one is named by its field,
+    ``options.batch_size``. Otherwise they may include a caller's per-run overrides
+    (``load_encoder(options=...)``), which are not in the file: they are named ``option 'batch_size'``.
+    """
+    model = BACKEND_OPTIONS[backend]
+    try:
+        model.model_validate(dict(options))
+    except ValidationError as exc:
+        parts = []
+        for error in exc.errors():
+            loc = ".".join(str(p) for p in error["loc"])
+            label = "options" if not loc else f"options.{loc}" if in_file else f"option {loc!r}"
+            if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
+                valid = ", ".join(sorted(model.model_fields))
+                problem = f"unknown option {loc!r} for backend {backend!r}; valid options: {valid}"
+                parts.append(f"options.{loc}: {problem}" if in_file else problem)
+            else:
+                parts.append(f"{label}: {_problem(error)}")
+        raise ParameterError(f"{where}: " + "; ".join(parts).replace("\n", " ")) from None
+
+
+def check_spec_options(spec: ModelSpec) -> None:
+    """Check a spec's options as they stand (overrides included) before anything is fetched or loaded."""
+    check_options(spec.backend, spec.options, spec.where, in_file=False)
 
 
 def merge_options(spec: ModelSpec, defaults: Mapping[str, Any]) -> dict[str, Any]:
