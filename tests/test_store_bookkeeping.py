@@ -160,3 +160,25 @@ def test_atomic_write_error_names_the_file(tmp_path: Path) -> None:
         atomic_write_bytes(target, b"new")
     assert err.value.path == target and "\n" not in str(err.value)
     assert blocker.read_bytes() == b"a file where the entry folder should be"
+
+
+def test_store_list_verify_and_models_fetch_force_on_the_command_line(
+    store: EmbeddingStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`wordembed store list --verify` re-hashes chunks and exits 1 naming a bad one; `models fetch --force`."""
+    from wordembed.cli import build_parser, main
+
+    enc = CountingEncoder(chunk_size=4)
+    store.embed(enc, WORDS_A, progress=False)
+    assert main(["store", "--store", str(store.root), "list", "--verify"]) == 0
+    assert "chunks re-hashed" in capsys.readouterr().out
+    chunk = chunk_files(store, enc)[0]
+    data = bytearray(chunk.read_bytes())
+    data[-1] ^= 0xFF  # one flipped byte in a vector
+    chunk.write_bytes(bytes(data))
+    assert main(["store", "--store", str(store.root), "list"]) == 0  # a plain listing does not read chunks
+    capsys.readouterr()
+    assert main(["store", "--store", str(store.root), "list", "--verify"]) == 1
+    out = capsys.readouterr().out
+    assert f"toy {store.entry_dir(enc).name.rsplit('-', 1)[-1]}: " in out
+    assert build_parser().parse_args(["models", "fetch", "glove-50d", "--force"]).force is True

@@ -11,4 +11,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wordembed.commands.analogy",
     "wordembed.commands.agreement",
     "wordembed.commands.run",
+    "wordembed.commands.results",
 )

