@@ -281,6 +281,13 @@ def test_04_analogies_and_word_similarity(grid: dict[str, Any]) -> None:
     assert 0.95 < decoder["bats"]["overall"]["3CosAdd"]["coverage"] < 1.0
     assert decoder["bats"]["overall"]["3CosAdd"]["coverage"] >= glove["bats"]["overall"]["3CosAdd"]["coverage"]
     assert decoder["bats"]["setup"]["interval_unit"]["overall"] == "relation"
+    # the anisotropy controls: 3CosAdd and word similarity on centred, abtt and standardised vectors
+    for m in (glove, decoder):
+        assert set(m["controls"]) == {"centered", "abtt1", "standardized"}
+        for ctl in m["controls"].values():
+            row = ctl["bats"]["overall"]["3CosAdd"]
+            assert row["questions"] == BATS_PAIRWISE_QUESTIONS and 0 <= row["accuracy"] <= 1
+            assert ctl["word_similarity"]["benchmarks"]["simlex999"]["pairs"] == 999
     # without training, semantic analogies (capitals, hypernyms) are out of reach; GloVe solves some
     decoder_semantic = decoder["bats"]["by_group"]["3CosAdd"]["semantic"]["accuracy"]
     assert decoder_semantic < 0.1 < glove["bats"]["by_group"]["3CosAdd"]["semantic"]["accuracy"]
@@ -314,6 +321,12 @@ def test_05_agreement_matrices(grid: dict[str, Any]) -> None:
         "related_not_shared_dropped"] + src["related_duplicates_dropped"]
     assert len(m["table"]) == 7 and all(r["model_a"] == GLOVE and r["model_b"] == DECODER for r in m["table"])
     assert m["options"]["n_boot"] == 20 and m["options"]["kendall_boot"] == 200 and m["options"]["cka_boot"] == 100
+    import pandas as pd
+
+    written = pd.read_parquet(grid["out"] / ALL_MODELS_DIR / "05_agreement" / "agreement.parquet")
+    assert set(written["variant"]) == {"raw", "centered", "standardized"}
+    assert len(written[written["variant"] == "raw"]) == 7
+    assert set(written.loc[written["variant"] != "raw", "measure"]) == {"spearman"}
     for row in m["table"]:
         assert row["ci_low"] <= row["value"] <= row["ci_high"]
         key = row["measure"] if row["pairs"] == "words" else f"{row['measure']}_{row['pairs']}"
@@ -344,6 +357,9 @@ def test_06_report_headline_matches_the_per_model_metrics(grid: dict[str, Any]) 
         assert row["auroc_sem_centered"] == pytest.approx(related["centered"]["kind"]["semantic"]["auroc"])
         analogies = _metrics(grid, model, "04_analogies")
         assert row["bats_3CosAdd"] == pytest.approx(analogies["bats"]["overall"]["3CosAdd"]["accuracy"])
+        assert row["bats_3CosAdd_standardized"] == pytest.approx(
+            analogies["controls"]["standardized"]["bats"]["overall"]["3CosAdd"]["accuracy"]
+        )
         assert row["google_3CosAdd"] == pytest.approx(analogies["google"]["overall"]["3CosAdd"]["accuracy"])
         simlex = analogies["word_similarity"]["benchmarks"]["simlex999"]["spearman"]
         assert row["rho_simlex999"] == pytest.approx(simlex)

@@ -333,3 +333,38 @@ def test_collect_metrics_reads_notebook_folders(tmp_path: Path) -> None:
     collected = collect_metrics(tmp_path, ["glove", "absent"])
     assert collected["glove"]["analogies"] == {"bats": {"overall": {}}}
     assert collected["glove"]["embed"] == {} and collected["absent"]["related"] == {}
+
+
+def _with_controls(m: dict, bats: float) -> dict:
+    ctl = {"bats": {"overall": {"3CosAdd": {"accuracy": bats}}},
+           "word_similarity": {"benchmarks": {"simlex999": {"spearman": 0.4}}}}
+    m["analogies"]["controls"] = {"centered": ctl, "abtt1": ctl, "standardized": ctl}
+    return m
+
+
+def test_bats_verdict_says_when_a_control_flips_it() -> None:
+    """LLMs ahead on raw vectors but behind after every control: the verdict must not stay a plain 'holds'."""
+    t = _table(**{
+        "llm-a": _with_controls(_metrics("llm", 10**8, 0.9, 0.7, 0.30, morph=0.9, sem=0.5), 0.10),
+        "llm-b": _with_controls(_metrics("llm", 10**9, 0.9, 0.7, 0.35, morph=0.9, sem=0.5), 0.10),
+        "sbert": _with_controls(_metrics("classical", 2 * 10**7, 0.85, 0.85, 0.20), 0.30),
+        "glove": _with_controls(_metrics("classical", 2 * 10**7, 0.84, 0.86, 0.25), 0.30),
+    })
+    assert t.set_index("model").loc["llm-a", "bats_3CosAdd_abtt"] == pytest.approx(0.10)
+    v = claim_bats(t)
+    assert v.outcome == "holds_not_under_controls"
+    assert v.verdict == "holds (not after centered, abtt, standardized)"
+    assert "After centered: bats_3CosAdd_centered: LLMs 0.100" in v.evidence
+    same = _table(**{k: _with_controls(_metrics("llm", 10**8, 0.9, 0.7, 0.30, morph=0.9, sem=0.5), 0.5)
+                     for k in ("llm-a", "llm-b")})
+    assert claim_bats(same).outcome == "holds"
+
+
+def test_sbert_verdict_reads_the_raw_rows_and_checks_the_controls() -> None:
+    raw = _agreement({("sbert", "llm-a"): 0.6, ("llm-b", "sbert"): 0.3, ("glove", "sbert"): 0.5}).assign(variant="raw")
+    centred = _agreement({("sbert", "llm-a"): 0.2, ("llm-b", "sbert"): 0.1, ("glove", "sbert"): 0.5}).assign(
+        variant="centered")
+    v = claim_agree_with_sbert(pd.concat([raw, centred]), ROLES, ["sbert"])
+    assert v.values == {"llm-a": 0.6, "llm-b": 0.3, "glove": 0.5}  # the raw rows, not the centred ones
+    assert v.outcome == "depends_on_measure" and "does not hold on spearman after centered" in v.verdict
+    assert "spearman after centered: glove 0.500; llm-a 0.200" in v.evidence

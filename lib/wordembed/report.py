@@ -111,6 +111,15 @@ def headline_table(collected: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> 
             row[f"bats_3CosAdd_{short}"] = _get(ana, "bats", "by_group", "3CosAdd", kind, "accuracy")
             row[f"bats_3CosAdd_{short}_ci_low"] = _get(ana, "bats", "by_group", "3CosAdd", kind, "accuracy_low")
             row[f"bats_3CosAdd_{short}_ci_high"] = _get(ana, "bats", "by_group", "3CosAdd", kind, "accuracy_high")
+        controls = ana.get("controls", {})
+        for variant in CONTROLS:  # 3CosAdd and SimLex on post-processed vectors (notebook 04)
+            key = _variant_key(controls, variant)
+            row[f"bats_3CosAdd_{variant}"] = _get(controls, key, "bats", "overall", "3CosAdd", "accuracy")
+            row[f"bats_3CosAdd_{variant}_ci_low"] = _get(controls, key, "bats", "overall", "3CosAdd", "accuracy_low")
+            row[f"bats_3CosAdd_{variant}_ci_high"] = _get(controls, key, "bats", "overall", "3CosAdd", "accuracy_high")
+            row[f"rho_simlex999_{variant}"] = _get(
+                controls, key, "word_similarity", "benchmarks", "simlex999", "spearman"
+            )
         row["bats_coverage"] = _get(ana, "bats", "overall", "3CosAdd", "coverage")
         row["bats_candidates"] = _get(ana, "bats", "setup", "candidates", "size")
         row["google_3CosAdd"] = _get(ana, "google", "overall", "3CosAdd", "accuracy")
@@ -329,7 +338,8 @@ def claim_bats(table: pd.DataFrame, method: str = "3CosAdd") -> Verdict:
     rule = (
         f"Mean over models of each kind of BATS {method} accuracy (every relation weighted equally, one common "
         "candidate vocabulary); the same for morphological and semantic relations. The verdict names the kind "
-        "of relation on which LLMs are ahead when the two kinds disagree."
+        "of relation on which LLMs are ahead when the two kinds disagree, and the anisotropy controls (centred, "
+        "all-but-the-top, standardised vectors) under which the overall direction flips."
     )
     overall = compare(table, f"bats_{method}")
     if overall.direction is None:
@@ -347,6 +357,12 @@ def claim_bats(table: pd.DataFrame, method: str = "3CosAdd") -> Verdict:
         verdict, outcome = "does not hold", "does_not_hold"
         if ahead:
             verdict, outcome = f"does not hold overall; LLMs are ahead only on {', '.join(ahead)} relations", "does_not_hold_partly"
+    controls = {c: compare(table, f"bats_{method}_{c}") for c in CONTROLS}
+    controls = {c: v for c, v in controls.items() if v.direction is not None}
+    flipped = [c for c, v in controls.items() if v.direction != overall.direction]
+    if flipped:
+        verdict += f" (not after {', '.join(flipped)})"
+        outcome += "_not_under_controls"
     best = max(overall.values, key=overall.values.get)
     baseline = ""
     if "bats_SimilarToB" in table:
@@ -354,7 +370,9 @@ def claim_bats(table: pd.DataFrame, method: str = "3CosAdd") -> Verdict:
         baseline = f" The baseline SimilarToB (nearest word to b) scores LLMs {_fmt(b.llm_mean)}, classical {_fmt(b.classical_mean)}."
     evidence = (
         f"{overall.describe()}; " + "; ".join(f"{k} relations: {c.describe()}" for k, c in kinds.items())
-        + f"; best model {best} ({_fmt(overall.values[best])}).{baseline} {_significance(overall)}"
+        + f"; best model {best} ({_fmt(overall.values[best])}).{baseline}"
+        + "".join(f" After {c}: {v.describe()}." for c, v in controls.items())
+        + f" {_significance(overall)}"
     )
     return _from(overall, claim=claim, verdict=verdict, evidence=evidence, outcome=outcome, rule=rule)
 
@@ -373,12 +391,15 @@ SBERT_MEASURES: tuple[tuple[str, str], ...] = (
 
 
 def _with_sbert(
-    agreement: pd.DataFrame, sbert: Sequence[str], measure: str, pairs: str
+    agreement: pd.DataFrame, sbert: Sequence[str], measure: str, pairs: str, variant: str = "raw"
 ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
-    """Each non-SBERT model's highest agreement with any SBERT model on one measure and pair set."""
+    """Each non-SBERT model's highest agreement with any SBERT model on one measure, pair set and vector
+    variant (``raw``, or an anisotropy control when the table has a ``variant`` column)."""
     part = agreement[agreement["measure"] == measure]
     if "pairs" in part:
         part = part[part["pairs"] == pairs]
+    if "variant" in part:
+        part = part[part["variant"] == variant]
     scores: dict[str, float] = {}
     intervals: dict[str, tuple[float, float]] = {}
     for row in part.itertuples():
@@ -441,6 +462,12 @@ def claim_agree_with_sbert(
         o2, a2, _, _ = _sbert_rule(s2, i2, roles)
         if o2 != "cannot_judge":
             checks[m] = (o2, a2)
+    variants = sorted(set(agreement["variant"]) - {"raw"}) if "variant" in agreement else []
+    for v in variants:  # the primary statistic on centred / standardised vectors
+        s2, i2 = _with_sbert(agreement, sbert, measure, pairs, v)
+        o2, a2, _, _ = _sbert_rule(s2, i2, roles)
+        if o2 != "cannot_judge":
+            checks[f"{measure} after {v}"] = (o2, a2)
     primary_holds = outcome == "holds"
     disagree = sorted(m for m, (o2, _) in checks.items() if (o2 == "holds") != primary_holds)
     if disagree:
@@ -465,6 +492,11 @@ def claim_agree_with_sbert(
         s2, _ = _with_sbert(agreement, sbert, m, p)
         if s2:
             evidence += f" {m}: " + "; ".join(f"{k} {v:.3f}" for k, v in sorted(s2.items(), key=lambda kv: -kv[1])) + "."
+    for v in variants:
+        s2, _ = _with_sbert(agreement, sbert, measure, pairs, v)
+        if s2:
+            evidence += f" {measure} after {v}: " + "; ".join(
+                f"{k} {x:.3f}" for k, x in sorted(s2.items(), key=lambda kv: -kv[1])) + "."
     if "pairs" in agreement:
         s2, _ = _with_sbert(agreement, sbert, measure, "related")
         if s2 and pairs != "related":
