@@ -317,6 +317,9 @@ def test_a_changed_data_file_reruns_exactly_the_jobs_that_read_it(
     assert [c for c in kernel.calls if not c.startswith(ALL_MODELS_DIR)] == readers
     status = json.loads((out / GLOVE / "04_analogies.run.json").read_text())
     sha = status["depends_on"]["data"]["google"]["google_analogy/questions-words.txt"]
+    # the results' own metrics.json carries the same record, so it says how it was made without the runner
+    stamped = json.loads((out / GLOVE / "04_analogies" / "metrics.json").read_text())["provenance"]
+    assert stamped["inputs"] == status["depends_on"] and stamped["inputs_sha256"] == status["inputs"]
     import hashlib
 
     assert sha == hashlib.sha256(google.read_bytes()).hexdigest()

@@ -168,6 +168,18 @@ def job_inputs(
     }
 
 
+def _stamp_metrics(job: Job) -> None:
+    """Add the job's recorded inputs (parameters, model fingerprints, data checksums, code, versions) to the
+    provenance of the ``metrics.json`` it wrote, so the file says how its numbers were made on its own."""
+    path = job.results_dir / "metrics.json"
+    if not path.is_file():
+        return
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    provenance = metrics.get("provenance") if isinstance(metrics.get("provenance"), dict) else {}
+    metrics["provenance"] = {**provenance, "inputs": job.inputs_detail, "inputs_sha256": job.inputs_hash}
+    _write_json_atomic(path, metrics)
+
+
 def _read_status(path: Path) -> dict[str, Any] | None:
     """A job's ``.run.json``, or None when it is missing or unreadable (then the job simply runs)."""
     try:
@@ -406,6 +418,7 @@ class StudyRunner:
         except Exception as exc:  # a failing notebook must not stop the study
             return self._failure(job, prefix, start, last_ok, _error_text(exc))
         try:
+            _stamp_metrics(job)
             if self.html:
                 render_html(job.partial_path, job.output_path)
             os.replace(job.partial_path, job.output_path)
