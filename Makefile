@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # The CPU build of torch lies on this machine's disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: study test test-fast lab lint install wordnet chromium clean-outputs
+.PHONY: study data test test-fast lab lint install wordnet chromium clean-outputs
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,11 @@ chromium:
 		&& echo "installed chromium"; \
 	fi
 
-study: install
+# Data sets missing from the data folder are fetched from their public URLs and verified (WORDEMBED_DATA wins).
+data: $(STAMP)
+	$(VENV)/bin/wordembed data fetch --all
+
+study: install data
 	$(VENV)/bin/wordembed run --study $(STUDY)
 
 test: install

@@ -12,4 +12,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wordembed.commands.agreement",
     "wordembed.commands.run",
     "wordembed.commands.results",
+    "wordembed.commands.data",
 )
