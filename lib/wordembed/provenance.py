@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from functools import lru_cache
 from typing import Any
 
 from wordembed import __version__, paths
 
 
-@lru_cache(maxsize=1)
 def git_commit() -> dict[str, Any]:
-    """The checkout's commit and whether it had uncommitted changes (None outside a git checkout)."""
+    """The checkout's commit and whether it had uncommitted changes (None outside a git checkout); asked each
+    time (a few ms), since a notebook kernel outlives commits."""
     root = paths.project_root()
     try:
         commit = subprocess.run(
