@@ -21,7 +21,6 @@ loaders verify the fetched copy as they verify the shared one instead of warning
 from __future__ import annotations
 
 import gzip
-import hashlib
 import http.client
 import os
 import shutil
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wordembed.datasets._io import sha256_file
 from wordembed.datasets.sources import SETS
 from wordembed.errors import ParameterError, WordembedError
 from wordembed.paths import data_dir
@@ -107,14 +107,6 @@ def mirror_url(url: str, mirror: str | None = None) -> str:
     return mirror.rstrip("/") + "/" + parts.netloc + parts.path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def set_status(name: str, root: Path | None = None) -> SetStatus:
     """Whether set ``name`` is in the data directory and matches the shipped checksums, file by file."""
     spec = SETS[name]
@@ -125,7 +117,7 @@ def set_status(name: str, root: Path | None = None) -> SetStatus:
         path = folder / rel
         if not path.is_file():
             missing.append(rel)
-        elif _sha256(path) != expected:
+        elif sha256_file(path) != expected:
             modified.append(rel)
         else:
             verified += 1
@@ -268,7 +260,7 @@ def _verify(files: dict[str, str], rels: list[str], folder: Path) -> None:
     """Every file of ``rels`` under ``folder`` has its shipped sha256 (checked per download, to name its URL)."""
     for rel in rels:
         expected = files[rel]
-        actual = _sha256(folder / rel)
+        actual = sha256_file(folder / rel)
         if actual != expected:
             raise ValueError(f"{rel}: sha256 {actual} differs from the shipped {expected}")
 

@@ -24,6 +24,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from wordembed.models.google_api import TASK_TYPES as GOOGLE_TASK_TYPES  # one list of the API's task types
+
 BACKENDS: dict[str, str] = {
     "sentence-transformers": "wordembed.models.sbert",
     "use-m3": "wordembed.models.use_m3",
@@ -43,16 +45,6 @@ Pooling = Literal["mean", "last", "prompt_last"]  # wordembed.models.decoder.POO
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]  # wordembed.models.decoder.DTYPES
 Route = Literal["vertex", "gemini"]  # wordembed.models.google_api.ROUTES
 LAYER_WORDS = ("middle", "all")
-GOOGLE_TASK_TYPES = (  # wordembed.models.google_api.TASK_TYPES
-    "RETRIEVAL_QUERY",
-    "RETRIEVAL_DOCUMENT",
-    "SEMANTIC_SIMILARITY",
-    "CLASSIFICATION",
-    "CLUSTERING",
-    "QUESTION_ANSWERING",
-    "FACT_VERIFICATION",
-    "CODE_RETRIEVAL_QUERY",
-)
 
 
 def option_error(problem: str) -> PydanticCustomError:
