@@ -561,7 +561,7 @@ def test_cli_reports_a_failing_model_and_exits_1(
 
 @pytest.mark.slow
 def test_real_notebooks_carry_on_past_a_model_whose_artefact_is_missing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """papermill end to end: the model that cannot load fails in its kernel; the study goes on without it."""
     from wordembed.datasets import bats_words, load_bats
@@ -584,6 +584,9 @@ def test_real_notebooks_carry_on_past_a_model_whose_artefact_is_missing(
         "_all/06_report": "ok",
     }, [(r.label, r.error) for r in report.results]
     assert report.exit_code == 1
+    # the kernels talk over local IPC sockets: no "Kernel is running over TCP without encryption" in the log
+    kernel_log = capfd.readouterr().err
+    assert "Kernel is running over TCP" not in kernel_log and "IPKernelApp" not in kernel_log
     (failure,) = report.failed
     assert failure.error.startswith("ModelError") and f"{missing} does not exist" in failure.error
     # the failing notebook is kept as X.failed.ipynb, rendered, with the error in it
@@ -620,7 +623,7 @@ def test_real_notebooks_carry_on_past_a_model_whose_artefact_is_missing(
     before = {p: t for p, t in before.items() if p.name != "run.json"}
     code = main(["run", "--study", str(path), "--notebooks", *notebooks, "--out", str(out)])
     assert code == 1
-    printed = capsys.readouterr().out
+    printed = capfd.readouterr().out
     assert "1 failed, 4 skipped" in printed and f"failed: {BROKEN}/01_embed: ModelError" in printed
     assert {p: p.stat().st_mtime_ns for p in before} == before
 

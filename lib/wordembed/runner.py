@@ -271,6 +271,19 @@ def _error_text(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
+def _ipc_kernel_manager() -> type:
+    """A kernel manager that talks to its kernel over local IPC sockets, not TCP: the kernels run on this
+    machine only, and the TCP default prints "Kernel is running over TCP without encryption" into every job's
+    log."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IpcKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IpcKernelManager
+
+
 def execute(job: Job, *, kernel_name: str | None = None) -> None:
     import papermill
 
@@ -283,6 +296,7 @@ def execute(job: Job, *, kernel_name: str | None = None) -> None:
         kernel_name=kernel_name or "python3",
         progress_bar=False,
         cwd=str(paths.project_root()),
+        kernel_manager_class=_ipc_kernel_manager(),
     )
 
 
