@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -294,7 +295,7 @@ def execute(job: Job, *, kernel_name: str | None = None) -> None:
         str(job.output_path),
         parameters=job.parameters,
         kernel_name=kernel_name or "python3",
-        progress_bar=False,
+        progress_bar=sys.stderr.isatty(),  # cells done / to do, on a terminal; logs and CI stay quiet
         cwd=str(paths.project_root()),
         kernel_manager_class=_ipc_kernel_manager(),
     )
