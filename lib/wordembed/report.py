@@ -484,7 +484,7 @@ def claim_agree_with_sbert(
         verdict = (f"does not hold, narrowly: {', '.join(close)} agree with SBERT less than {top_name}, but their "
                    "intervals overlap")
     else:
-        verdict = "does not hold: every LLM agrees with SBERT less than the classical models do"
+        verdict = f"does not hold: every LLM agrees with SBERT less than the best other classical model ({top_name})"
     evidence = f"{measure} of cosines with {', '.join(sbert)} over {pairs} pairs of shared words: {listing}."
     for m, p in SBERT_MEASURES[1:] if (measure, pairs) == SBERT_MEASURES[0] else SBERT_MEASURES:
         if (m, p) == (measure, pairs):
