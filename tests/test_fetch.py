@@ -238,7 +238,7 @@ def test_cli_fetch_and_list(cache: Path, index: Path, capsys: pytest.CaptureFixt
     assert "already fetched" in captured.out and "unknown model 'no-such-model'" in captured.err
     assert cli_main(["models", "list"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["key", "role", "backend", "dims", "params", "fetched"]
+    assert table[0].split() == ["key", "family", "role", "backend", "dims", "params", "fetched"]
     rows = {line.split()[0]: line.split() for line in table[1:]}
     assert rows["minilm"] == ["minilm", "classical", "sentence-transformers", "384", "22.7M", "no"]  # empty cache
     assert rows["glove-50d"][4:] == ["20M", "no"] and rows["embeddinggemma-300m"][1] == "llm"

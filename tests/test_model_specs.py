@@ -105,8 +105,10 @@ def test_load_by_path_and_key_from_stem(tmp_path: Path, monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        ({"colour": "red"}, "colour", "valid fields: key, role, backend, description, params, dims, source, options"),
+        ({"colour": "red"}, "colour", "valid fields: key, family, role, backend, description, params, dims, source, options"),
         ({"role": "big"}, "role", "is not one of classical, llm"),
+        ({"family": "transformer"}, "family", "is not one of static, encoder, decoder, llm-embedding"),
+        ({"family": "decoder", "role": "classical"}, "role", "contradicts family 'decoder'"),
         ({"backend": "word2vec"}, "backend", "is not one of"),
         ({"key": "other"}, "key", "must equal the file name stem 'toy'"),
         ({"params": "lots"}, "params", "must be an integer"),
@@ -336,3 +338,36 @@ def test_an_option_typo_is_reported_before_any_download(
     code_built = ModelSpec("c", "classical", "tfhub", "", None, None, {"path": None}, {"batch_size": -1})
     with pytest.raises(ParameterError, match=r"^model 'c': option 'batch_size': must be >= 1"):
         load_encoder(code_built)
+
+
+@pytest.mark.parametrize(
+    ("fields", "family", "role"),
+    [
+        ({"family": "decoder"}, "decoder", "llm"),
+        ({"family": "llm-embedding", "role": "llm"}, "llm-embedding", "llm"),
+        ({"role": "classical"}, "static", "classical"),  # MINIMAL's backend is static
+        ({"role": "classical", "backend": "sentence-transformers"}, "encoder", "classical"),
+        ({"role": "llm", "backend": "decoder"}, "decoder", "llm"),
+        ({"role": "llm", "backend": "openai"}, "llm-embedding", "llm"),
+    ],
+)
+def test_family_given_or_derived_from_an_older_specs_role(tmp_path: Path, fields: dict, family: str, role: str) -> None:
+    data = {k: v for k, v in MINIMAL.items() if k not in ("role", "family")}
+    spec = load_spec(write(tmp_path, {**data, **fields}))
+    assert (spec.family, spec.role, spec.control_of) == (family, role, None)
+
+
+def test_a_spec_without_family_or_role_is_refused(tmp_path: Path) -> None:
+    data = {k: v for k, v in MINIMAL.items() if k not in ("role", "family")}
+    with pytest.raises(ParameterError, match="field 'family': is required"):
+        load_spec(write(tmp_path, data))
+
+
+def test_every_shipped_model_names_its_family() -> None:
+    from wordembed.models.spec import available_keys, load_spec_file, models_dir
+
+    families = {k: load_spec_file(models_dir() / f"{k}.yaml").family for k in available_keys()}
+    assert families["glove-50d"] == "static" and families["minilm"] == "encoder"
+    assert families["smollm2-135m"] == "decoder" and families["embeddinggemma-300m"] == "llm-embedding"
+    raw = {k: (models_dir() / f"{k}.yaml").read_text() for k in available_keys()}
+    assert all("\nfamily: " in "\n" + t for t in raw.values())

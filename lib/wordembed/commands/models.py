@@ -32,9 +32,9 @@ def fetched_label(spec: ModelSpec) -> str:
 
 
 def table(specs: list[ModelSpec]) -> str:
-    header = ("key", "role", "backend", "dims", "params", "fetched")
+    header = ("key", "family", "role", "backend", "dims", "params", "fetched")
     rows = [
-        (s.key, s.role, s.backend, str(s.dims) if s.dims else "?", human_count(s.params), fetched_label(s))
+        (s.key, s.family, s.role, s.backend, str(s.dims) if s.dims else "?", human_count(s.params), fetched_label(s))
         for s in specs
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

