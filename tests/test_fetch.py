@@ -240,8 +240,8 @@ def test_cli_fetch_and_list(cache: Path, index: Path, capsys: pytest.CaptureFixt
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["key", "family", "role", "backend", "dims", "params", "fetched"]
     rows = {line.split()[0]: line.split() for line in table[1:]}
-    assert rows["minilm"] == ["minilm", "classical", "sentence-transformers", "384", "22.7M", "no"]  # empty cache
-    assert rows["glove-50d"][4:] == ["20M", "no"] and rows["embeddinggemma-300m"][1] == "llm"
+    assert rows["minilm"] == ["minilm", "encoder", "classical", "sentence-transformers", "384", "22.7M", "no"]
+    assert rows["glove-50d"][5:] == ["20M", "no"] and rows["embeddinggemma-300m"][1:3] == ["llm-embedding", "llm"]
 
 
 @pytest.mark.slow
