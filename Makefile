@@ -6,17 +6,27 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STUDY ?= default
 PYTEST_ARGS ?=
-# The CPU build of torch lies on this machine's disk; an unpinned torch would pull a multi-GB CUDA build.
-TORCH_SPEC ?= torch==2.13.0
+# The study environment is locked: requirements/study.lock (uv pip compile of pyproject's `dev` extra, which
+# includes `study`) pins every package, torch as its CPU build (2.13.0+cpu: an unpinned torch would pull a
+# multi-GB CUDA build). `make lock` regenerates it and environment.yml after a change to pyproject.toml.
+LOCK := requirements/study.lock
 
-.PHONY: study data test test-fast lab lint install wordnet chromium clean-outputs
+.PHONY: study data test test-fast test-notebooks test-integration test-gpu lab lint install lock wordnet chromium clean-outputs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[dev,tfhub,lab,freq]" "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -r $(LOCK)
+	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
+
+# Re-resolve the lock from pyproject.toml (PyPI, plus the local wheel folder for torch's CPU build), then
+# regenerate environment.yml from it.
+lock: $(STAMP)
+	echo "torch==2.13.0+cpu" > $(VENV)/torch-override.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header \
+		$(if $(wildcard /opt/wheels),--find-links /opt/wheels) --override $(VENV)/torch-override.txt -o $(LOCK)
+	$(PY) requirements/make_environment.py
 
 install: $(STAMP) wordnet chromium
 
@@ -45,10 +55,14 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The quick tier: everything but the tests marked slow (real models, notebooks, browsers).
+# The unit tier (every test not marked slow); `make test-notebooks`, `make test-integration` and `make test-gpu`
+# run the other tiers alone (see tests/conftest.py).
 test-fast: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+test-notebooks test-integration test-gpu: test-%: $(STAMP)
+	$(PY) -m pytest -m $* $(PYTEST_ARGS)
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks

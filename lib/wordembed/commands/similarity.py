@@ -169,8 +169,10 @@ def _products_device(device: str | None) -> str | None:
     """CUDA (asked for, or present when no device is named) runs the products in torch; else numpy's BLAS."""
     if device is not None:
         return device if device.startswith("cuda") else None
-    import torch
-
+    try:
+        import torch
+    except ImportError:  # the core install has no torch (the `hf` extra brings it): numpy's BLAS
+        return None
     return "cuda" if torch.cuda.is_available() else None
 
 
