@@ -24,6 +24,7 @@ from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 from wordembed.errors import ModelError, ParameterError
 from wordembed.models import decoder
 from wordembed.models.registry import load_encoder
+from wordembed.models.spec import load_spec
 
 N_LAYERS = 4
 CORPUS = [
@@ -207,7 +208,7 @@ def test_batches_keep_word_order(tiny):
         ("layer", True, "'middle' or 'all'"),
         ("pooling", "max", "mean, last, prompt_last"),
         ("prompt", "no placeholder", "exactly one '{word}'"),
-        ("prompt", "{word} and {word}", "exactly one '{word}'"),
+        ("prompt", "{word} and {word} and {word}", "exactly one '{word}'"),
         ("bos", "yes", "true or false"),
         ("batch_size", 0, "a positive int"),
         ("dtype", "int8", "auto, float32, bfloat16, float16"),
@@ -400,3 +401,93 @@ def test_shared_prefix_cache_gives_the_full_pass_vectors(tiny, options):
     full, _ = _encoder(tiny, prefix_cache=False, **options).encode(words)
     np.testing.assert_allclose(cached, full, rtol=1e-5, atol=1e-5)
     assert _encoder(tiny, **options).fingerprint() == _encoder(tiny, prefix_cache=False, **options).fingerprint()
+
+
+# ---- echo prompts: the word twice, pooled over the second copy ----
+
+def _echo_reference(tiny: dict, word: str, *, layer: int, middle: str = " ", how: str = "mean", copy: int = 2):
+    """Hidden state by hand for the prompt ``{word}MIDDLE{word}``: positions from tokenising its parts."""
+    tok, model = tiny["tok"], tiny["model"]
+    first = tok(word, add_special_tokens=False)["input_ids"]
+    sep = tok(middle.rstrip(" "), add_special_tokens=False)["input_ids"] if middle.strip() else []
+    second = tok((" " + word) if middle.endswith(" ") else word, add_special_tokens=False)["input_ids"]
+    full = tok(word + middle + word, add_special_tokens=False)["input_ids"]
+    assert first + sep + second == full  # the parts tokenise as the whole prompt does
+    ids = torch.tensor([[tok.bos_token_id, *full]])
+    with torch.no_grad():
+        hs = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_hidden_states=True).hidden_states
+    start = 1 + (len(first) + len(sep) if copy == 2 else 0)
+    positions = list(range(start, start + len(second if copy == 2 else first)))
+    h = hs[layer][0]
+    return h[positions].mean(0).numpy() if how == "mean" else h[positions[-1]].numpy()
+
+
+@pytest.mark.parametrize("how", ["mean", "last"])
+@pytest.mark.parametrize("middle", [" ", ", again: "])
+def test_echo_prompt_pools_the_second_copy(tiny, how, middle):
+    words = ["king", LONG, "queen"]
+    enc = _encoder(tiny, prompt="{word}" + middle + "{word}", pooling=how, layer=2)
+    vecs, present = enc.encode(words)
+    assert present.all() and vecs.shape == (3, 32)
+    ids, positions = enc.tokenize(words)
+    for row, word in enumerate(words):
+        np.testing.assert_allclose(
+            vecs[row], _echo_reference(tiny, word, layer=2, middle=middle, how=how), rtol=1e-5, atol=1e-5
+        )
+        # the located tokens are the second copy: they decode to the word and the prompt ends with them or
+        # with the text after them, and the word's first copy lies before them
+        assert tiny["tok"].decode([ids[row][p] for p in positions[row]]).strip() == word
+        assert word in tiny["tok"].decode(ids[row][1 : positions[row][0]])
+    first_copy = _echo_reference(tiny, LONG, layer=2, middle=middle, how=how, copy=1)
+    assert not np.allclose(vecs[1], first_copy, atol=1e-3)  # the first copy's states are not what we pool
+
+
+def test_echo_prompt_with_prompt_last_all_layers_and_cache(tiny):
+    """prompt_last keeps its meaning (the prompt's last token); layer all and the prefix cache are exact."""
+    echo = "The word: {word}. Again: {word}"
+    words = ["king", LONG, "queen", "a"]
+    last, _ = _encoder(tiny, prompt=echo, pooling="prompt_last", layer=2).encode(words)
+    second, _ = _encoder(tiny, prompt=echo, pooling="last", layer=2).encode(words)
+    np.testing.assert_allclose(last, second, rtol=1e-5, atol=1e-5)  # the prompt ends with the second copy
+    allv, _ = _encoder(tiny, prompt=echo, layer="all").encode(words)
+    one, _ = _encoder(tiny, prompt=echo, layer=3).encode(words)
+    np.testing.assert_allclose(allv[:, 3], one, rtol=1e-5, atol=1e-5)
+    full, _ = _encoder(tiny, prompt=echo, layer="all", prefix_cache=False, batch_size=1).encode(words)
+    np.testing.assert_allclose(allv, full, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("prompt", ["no placeholder", "{word}, {word} and {word}", "{word}" * 4])
+def test_prompt_needs_one_or_two_words(tiny, prompt):
+    """One-line errors naming the option, from the options check and from the backend's own validation."""
+    with pytest.raises(ParameterError) as err:
+        _encoder(tiny, prompt=prompt)
+    text = str(err.value)
+    assert "option 'prompt'" in text and "exactly one '{word}'" in text and "two for an echo" in text
+    assert "\n" not in text
+    spec = load_spec(tiny["yaml"]).with_options({"prompt": prompt})
+    with pytest.raises(ParameterError, match=r"option 'prompt' = .* exactly one '\{word\}'.*echo") as err:
+        decoder.validate_options(spec)
+    assert "\n" not in str(err.value)
+
+
+# Fingerprints of shipped configurations, computed before echo prompts and random controls were added: the
+# store holds vectors under them, so no change to the decoder backend may move them.
+SHIPPED_FINGERPRINTS = {
+    ("smollm2-135m", ()): "c35e1e6485e02ff2991f098898c46be2f1ecb29005bc21c4dfd1710d60b65fdd",
+    ("smollm2-135m", (("pooling", "last"),)): "be48852f49e63793849aa72158dd253940491f5cbcd7176379b2b4c70bd2048e",
+    ("smollm2-135m", (("layer", "all"),)): "74bb23b7cbf4e3455c46cfea3f3e839bf867930e3d5664d44749cc86f678f313",
+    ("smollm2-135m", (("pooling", "prompt_last"), ("prompt", 'This word: "{word}" means in one word:"'))):
+        "e6e6f30bc4d64957f8d0a7dc134e941f62b11d58a78f6850792034c9b0796699",
+    ("smollm2-135m", (("dtype", "bfloat16"),)): "b72310b5e5ad2bddd5177b629e51456fd7404d16b1e8580621e37aa159b3ff34",
+    ("gemma3-270m", ()): "b90656308d7c7dccf7c25e132675987f9fd356c6914983877ba0bc228ded2fa9",
+    ("qwen2.5-coder-0.5b", ()): "4ccbab94dcaf351cdb58f3a415fbb7b16d86cdcebf0d92588f3066a9c9a81f50",
+    ("qwen2.5-coder-1.5b", ()): "cf8c36dd951023eef0c55db67440c596eab4c24adde5fca9f4a3e0a58185b1d1",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("key", "options"), list(SHIPPED_FINGERPRINTS))
+def test_shipped_fingerprints_are_unchanged(key, options):
+    """No artefact is needed: a PyPI spec's fingerprint stands on its recorded sha256 and its options."""
+    encoder = decoder.from_spec(load_spec(key).with_options(dict(options)), None, "cpu")
+    assert encoder.fingerprint() == SHIPPED_FINGERPRINTS[key, options]
+    assert encoder.model is None  # the fingerprint needs no model

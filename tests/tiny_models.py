@@ -152,3 +152,79 @@ def write_tiny_static_yaml(
     path = root / f"{key}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return path
+
+
+def tiny_wordpiece_tokenizer(corpus: Sequence[str] = CORPUS) -> Any:
+    """A BERT-style WordPiece tokenizer trained on a few lines, adding [CLS] ... [SEP] as BERT's does."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials, show_progress=False)
+    tok.train_from_iterator(corpus, trainer=trainer)
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.BertProcessing(("[SEP]", sep), ("[CLS]", cls))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]",
+    )  # fmt: skip
+
+
+def save_tiny_sentence_transformer(folder: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2) -> int:
+    """Save a random 2-layer BERT with mean pooling as a sentence-transformers folder; returns its parameter count.
+
+    Built the way all-MiniLM-L6-v2 is laid out (a Transformer module, then Pooling), so the
+    sentence-transformers backend loads it as it loads MiniLM, without any download.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import BertConfig, BertModel
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Pooling, Transformer
+
+    tok = tiny_wordpiece_tokenizer()
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        max_position_embeddings=64,
+        pad_token_id=tok.pad_token_id,
+    )
+    bert = BertModel(config, add_pooling_layer=False)
+    hf = folder.parent / f".{folder.name}-hf"
+    bert.save_pretrained(hf)
+    tok.save_pretrained(hf)
+    model = SentenceTransformer(
+        modules=[Transformer(str(hf)), Pooling(hidden, pooling_mode="mean")], device="cpu"
+    )
+    model.save(str(folder))
+    return sum(p.numel() for p in bert.parameters())
+
+
+def write_tiny_sbert_yaml(root: Path, *, key: str = "tiny-sbert", seed: int = 0, hidden: int = 32) -> Path:
+    """Build a tiny sentence-transformers model under ``root/key`` and write ``root/key.yaml`` for it."""
+    root.mkdir(parents=True, exist_ok=True)
+    params = save_tiny_sentence_transformer(root / key, seed=seed, hidden=hidden)
+    spec = {
+        "key": key,
+        "family": "encoder",
+        "backend": "sentence-transformers",
+        "description": "random 2-layer BERT with mean pooling built by the tests (WordPiece tokenizer)",
+        "params": params,
+        "dims": hidden,
+        "source": {"path": str(root / key)},
+        "options": {"normalize": False},
+    }
+    path = root / f"{key}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path

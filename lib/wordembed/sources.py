@@ -36,6 +36,14 @@ def classify_source(source: str | os.PathLike[str]) -> tuple[str, str | Path]:
     keys = _model_keys()
     if text in keys:
         return "model", text
+    if "@" in text:  # KEY@random[:SEED], a random-weight control: a bad one is a one-line error naming it
+        from wordembed.models.spec import load_spec
+
+        try:
+            load_spec(text)
+        except ParameterError as exc:
+            raise ParameterError(f"embedding source {text!r}: {exc}") from None
+        return "model", text
     raise ParameterError(
         f"embedding source {text!r} is neither a model key nor an existing file. Give a model key ({', '.join(keys) or 'none defined'}), "
         "a model YAML file, or a word2vec/GloVe vector file"

@@ -121,8 +121,11 @@ class DecoderOptions(BackendOptions):
     @field_validator("prompt")
     @classmethod
     def _prompt(cls, value: str) -> str:
-        if value.count("{word}") != 1:
-            raise option_error("must be a string with exactly one '{word}', e.g. 'The word: {word}'")
+        if value.count("{word}") not in (1, 2):
+            raise option_error(
+                "must be a string with exactly one '{word}', e.g. 'The word: {word}', or two for an echo prompt "
+                "(the second copy is pooled), e.g. '{word} {word}'"
+            )
         return value
 
     @model_validator(mode="after")

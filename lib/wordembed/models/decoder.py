@@ -27,8 +27,12 @@ Options (``options:`` in the model YAML, or ``load_encoder(..., options=...)``):
     ``"mean"`` over the word's own tokens; ``"last"``: the word's last token; ``"prompt_last"``: the last
     token of the whole prompt (PromptEOL, e.g. with ``'This word : "{word}" means in one word:"'``).
 ``prompt`` (default ``"The word: {word}"``)
-    Template with exactly one ``{word}``. The word's tokens are found by the tokenizer's character offsets:
-    every token that overlaps the word's characters (a leading-space token such as ``Ġking`` included).
+    Template with exactly one ``{word}``, or exactly two for an echo prompt such as ``"{word} {word}"``. The
+    word's tokens are found by the tokenizer's character offsets: every token that overlaps the word's
+    characters (a leading-space token such as ``Ġking`` included). With two copies the pooled tokens are those
+    of the second: a causal model's states at the first copy have seen only the text before it, those at the
+    second have seen the whole word once already (echo embeddings, Springer et al. 2024), which is the point of
+    repeating it. ``mean`` and ``last`` then pool the second copy; ``prompt_last`` is unchanged.
 ``bos`` (default true)
     Put the tokenizer's BOS token first. Position 0 is an attention sink whose hidden states carry little of
     the token, so a template/bos choice that makes the word the first token is refused.
@@ -108,8 +112,12 @@ def validate_options(spec: ModelSpec) -> dict[str, Any]:
     if opts["pooling"] not in POOLINGS:
         raise _bad(spec, "pooling", opts["pooling"], ", ".join(POOLINGS))
     prompt = opts["prompt"]
-    if not isinstance(prompt, str) or prompt.count("{word}") != 1:
-        raise _bad(spec, "prompt", prompt, "a string with exactly one '{word}', e.g. 'The word: {word}'")
+    if not isinstance(prompt, str) or prompt.count("{word}") not in (1, 2):
+        raise _bad(
+            spec, "prompt", prompt,
+            "a string with exactly one '{word}', e.g. 'The word: {word}', or two for an echo prompt "
+            "(the second copy is pooled), e.g. '{word} {word}'",
+        )  # fmt: skip
     for name in ("bos", "check_memory", "cache_converted"):
         if not isinstance(opts[name], bool):
             raise _bad(spec, name, opts[name], "true or false")
@@ -226,7 +234,10 @@ class DecoderEncoder:
         self.device = device
         self.options = options
         self.dtype = resolve_dtype(options["dtype"], device)
-        self.prefix, self.suffix = options["prompt"].split("{word}")
+        # prefix WORD suffix, or for an echo prompt prefix WORD echo WORD suffix (the second copy is pooled)
+        parts = options["prompt"].split("{word}")
+        self.prefix, self.suffix = parts[0], parts[-1]
+        self.echo: str | None = parts[1] if len(parts) == 3 else None
         self.model: Any = None
         self.tokenizer: Any = None
         self.num_layers: int | None = None
@@ -239,10 +250,14 @@ class DecoderEncoder:
             )
         self._checksum = artifact_checksum(spec, self.artifact)
 
-    def fingerprint(self) -> str:
+    def vector_options(self) -> dict[str, Any]:
+        """The options that change the vectors (batch size, memory checks and caching do not)."""
         vector_options = {k: self.options[k] for k in ("layer", "pooling", "prompt", "bos", "revision")}
         vector_options["dtype"] = self.dtype
-        return fingerprint(self.spec, vector_options, self._checksum)
+        return vector_options
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.spec, self.vector_options(), self._checksum)
 
     # ----------------------------------------------------------------------------------------- loading
     def check_memory(self) -> None:
@@ -256,12 +271,7 @@ class DecoderEncoder:
         import torch
 
         self.check_memory()
-        torch_dtype = getattr(torch, self.dtype)
-        gguf = _gguf_file(self.artifact) if self.artifact is not None else None
-        if gguf is not None:
-            tokenizer, model = self._load_gguf(gguf, torch_dtype)
-        else:
-            tokenizer, model = self._load_checkpoint(torch_dtype)
+        tokenizer, model = self._load_weights(getattr(torch, self.dtype))
         if not getattr(tokenizer, "is_fast", False):
             raise ModelError(
                 f"{self.spec.where}: the tokenizer must be a fast tokenizer (it gives character offsets)"
@@ -283,6 +293,14 @@ class DecoderEncoder:
             )
         self.tokenizer, self.model = tokenizer, model
         return self
+
+    def _load_weights(self, torch_dtype: Any) -> tuple[Any, Any]:
+        """Tokenizer and model, placed on the device; a random-weight control
+        (:mod:`wordembed.models.random_weights`) replaces this and keeps everything else."""
+        gguf = _gguf_file(self.artifact) if self.artifact is not None else None
+        if gguf is not None:
+            return self._load_gguf(gguf, torch_dtype)
+        return self._load_checkpoint(torch_dtype)
 
     def _layer_index(self, num_layers: int) -> int | None:
         layer = self.options["layer"]
@@ -395,20 +413,26 @@ class DecoderEncoder:
 
     # ----------------------------------------------------------------------------------------- encoding
     def tokenize(self, words: Sequence[str]) -> tuple[list[list[int]], list[list[int]]]:
-        """Token ids of each prompt (BOS first when asked) and the positions of the word's tokens in them."""
+        """Token ids of each prompt (BOS first when asked) and the positions of the word's tokens in them
+        (of its second copy in an echo prompt)."""
         tok = self.tokenizer
         for w in words:
             if not isinstance(w, str) or not w.strip():
                 raise ParameterError(
                     f"{self.spec.where}: cannot embed {w!r}: words must be non-empty strings"
                 )
-        texts = [f"{self.prefix}{w}{self.suffix}" for w in words]
+        echo = self.echo
+        if echo is None:
+            texts = [f"{self.prefix}{w}{self.suffix}" for w in words]
+        else:
+            texts = [f"{self.prefix}{w}{echo}{w}{self.suffix}" for w in words]
         enc = tok(texts, add_special_tokens=False, return_offsets_mapping=True)
         head = [tok.bos_token_id] if self.options["bos"] else []
-        start = len(self.prefix)
         all_ids: list[list[int]] = []
         all_pos: list[list[int]] = []
         for w, ids, offsets in zip(words, enc["input_ids"], enc["offset_mapping"], strict=True):
+            # the characters of the pooled copy: the only one, or the second of an echo prompt
+            start = len(self.prefix) if echo is None else len(self.prefix) + len(w) + len(echo)
             end = start + len(w)
             pos = [len(head) + j for j, (a, b) in enumerate(offsets) if b > a and a < end and b > start]
             if not pos:

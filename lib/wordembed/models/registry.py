@@ -82,12 +82,20 @@ def load_encoder(
     """Load a model: merge ``options`` over the spec's, fetch/verify its artefact, build its backend.
 
     Options and device are checked before the artefact is fetched: a typo must not cost a download.
+    A random-weight control (``KEY@random``, ``KEY@random:SEED``; :mod:`wordembed.models.random_weights`)
+    reads the trained model's artefact and is built by that module instead of the backend's ``from_spec``.
     """
     spec = load_spec(spec_or_key).with_options(options)
     module_name = BACKENDS[spec.backend]  # validated when the spec was loaded
     check_spec_options(spec)
     check_device_name(device)
-    artifact = resolve_artifact(spec, fetch=fetch)
+    if spec.control_of is not None:
+        from wordembed.models import random_weights
+
+        module_name = random_weights.__name__
+        artifact = resolve_artifact(random_weights.artifact_spec(spec), fetch=fetch)
+    else:
+        artifact = resolve_artifact(spec, fetch=fetch)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -15,7 +15,7 @@ Loaded from the fetched folder, or from ``source.hf`` for users with network. Op
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,16 @@ class SentenceTransformerEncoder:
 
 
 def from_spec(spec: ModelSpec, artifact: Path | None, device: str | None = None) -> SentenceTransformerEncoder:
+    model, opts = load_model(spec, artifact, device)
+    return make_encoder(spec, model, opts, artifact)
+
+
+def load_model(spec: ModelSpec, artifact: Path | None, device: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The sentence-transformers model and the merged options (``prompt_name`` resolved and checked).
+
+    Apart from :func:`make_encoder` so that a random-weight control (:mod:`wordembed.models.random_weights`)
+    can replace the weights between the two and keep everything else (tokenizer, pooling, prompts) as is.
+    """
     from sentence_transformers import SentenceTransformer
 
     opts = merge_options(spec, DEFAULTS)
@@ -83,9 +93,22 @@ def from_spec(spec: ModelSpec, artifact: Path | None, device: str | None = None)
         valid = ", ".join(model.prompts) or "(the model has no prompts)"
         raise ParameterError(f"{spec.where}: option prompt_name {prompt!r} is not a prompt of {name}; valid: {valid}")
     opts["prompt_name"] = prompt
+    return model, opts
+
+
+def make_encoder(
+    spec: ModelSpec,
+    model: Any,
+    opts: dict[str, Any],
+    artifact: Path | None,
+    extra: Mapping[str, Any] | None = None,
+) -> SentenceTransformerEncoder:
+    """The encoder around a loaded model; ``extra`` joins the fingerprint (a control's seed and kind)."""
     # The prompt text, not only its name, changes the vectors.
     effective = {k: v for k, v in opts.items() if k not in _NOT_IN_FINGERPRINT}
+    prompt = opts["prompt_name"]
     effective["prompt"] = model.prompts.get(prompt) if prompt else None
+    effective.update(extra or {})
     encoder = SentenceTransformerEncoder(spec.key, model, opts, fingerprint(spec, effective, artifact_checksum(spec, artifact)))
     if spec.dims is not None and encoder.dims != spec.dims:
         raise ModelError(f"{spec.where}: the model gives {encoder.dims}-dim vectors but the spec says dims: {spec.dims}")

@@ -254,11 +254,21 @@ def available_keys() -> list[str]:
     return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
 
 
+def _names_a_file(text: str) -> bool:
+    """A key or path with an ``@`` that is a YAML of its own, not a control."""
+    return Path(text).expanduser().is_file() or (models_dir() / f"{text}.yaml").is_file()
+
+
 def load_spec(key_or_path: str | Path | ModelSpec) -> ModelSpec:
-    """A spec by key (``params/models/KEY.yaml``) or by the path of a YAML file anywhere."""
+    """A spec by key (``params/models/KEY.yaml``) or by the path of a YAML file anywhere; ``KEY@random`` or
+    ``KEY@random:SEED`` is the seeded random-weight control of KEY (:mod:`wordembed.models.random_weights`)."""
     if isinstance(key_or_path, ModelSpec):
         return key_or_path
     text = str(key_or_path)
+    if "@" in text and not isinstance(key_or_path, Path) and not _names_a_file(text):
+        from wordembed.models.random_weights import control_spec
+
+        return control_spec(text)
     if isinstance(key_or_path, Path) or text.endswith((".yaml", ".yml")) or os.sep in text:
         return load_spec_file(key_or_path)
     candidate = models_dir() / f"{text}.yaml"
