@@ -298,4 +298,4 @@ def test_fetching_a_random_control_fetches_its_trained_models_artefact(
     assert cli_main(["models", "fetch", f"{spec_file}@random:3"]) == 0
     out = capsys.readouterr().out
     assert "a random-weight control; fetching toy-st's artefact" in out and "toy-st: ready in" in out
-    assert sorted(p.name for p in (cache / "models").iterdir() if not p.name.startswith(".")) == ["toy-st"]
+    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == ["toy-st"]
