@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,19 +12,26 @@ import pandas as pd
 import pytest
 
 from wordembed.report import (
+    MATCHED_PAIRS,
     claim_agree_with_sbert,
     claim_bats,
     claim_scale,
     claim_tighter_clusters,
     collect_metrics,
     compare,
+    control_differences,
+    family_table,
     format_count,
     format_interval,
     headline_table,
+    matched_pairs,
     min_p_value,
     permutation_test,
+    readable_controls,
     readable_headline,
+    readable_pairs,
     scale_correlations,
+    scale_figure,
     verdict_table,
     verdicts,
 )
@@ -40,7 +48,8 @@ def _related(auroc: float, sep: float) -> dict:
 
 def _metrics(role: str, params: int, auroc_raw: float, auroc_c: float, bats: float, *,
              related_mean: float = 0.5, random_mean: float = 0.1, morph: float | None = None,
-             sem: float | None = None) -> dict:
+             sem: float | None = None, family: str | None = None, control_of: str | None = None,
+             backend: str | None = None) -> dict:
     rel = {
         "variants": ["raw", "centered", "abtt1", "standardized"],
         "raw": _related(auroc_raw, 2 * auroc_raw),
@@ -50,8 +59,12 @@ def _metrics(role: str, params: int, auroc_raw: float, auroc_c: float, bats: flo
     }
     rel["raw"]["all"]["mean"] = related_mean
     rel["raw"]["random"]["mean"] = random_mean
+    embed = {"role": role, "params": params, "dims": 8, "vocabulary_coverage": 1.0}
+    for key, value in (("family", family), ("control_of", control_of), ("backend", backend)):
+        if value is not None:
+            embed[key] = value
     return {
-        "embed": {"role": role, "params": params, "dims": 8, "vocabulary_coverage": 1.0},
+        "embed": embed,
         "similarity": {"anisotropy": random_mean, "variants": {"raw": {"std": 0.1}, "centered": {"std": 0.2}},
                        "rogue_dimensions": {"raw": {"share_top1": 0.6, "share_top3": 0.8}}},
         "related": rel,
@@ -269,23 +282,75 @@ def test_scale_cannot_separate_when_size_ranges_do_not_overlap() -> None:
                 "llm-a": ("llm", 1e8)}
     v = claim_scale(_table(), ["bats_3CosAdd"], registry)
     assert v.outcome == "cannot_separate" and "every LLM is larger" in v.verdict
+    assert "the parameter ranges do not overlap, LLMs 100M–1B against classical 20M–20M" in v.evidence
     assert "a classical model above 100M parameters or an LLM below 20M" in v.evidence
     assert "of the defined models: mpnet (classical, 109M), bigenc (classical, 400M)" in v.evidence
     v = claim_scale(_table(), ["bats_3CosAdd"], {"tiny": ("classical", 5e7)})
     assert "no model defined in params/models is such a model" in v.evidence
 
 
-def test_scale_kind_matters_at_comparable_size() -> None:
-    t = _table(glove=_metrics("classical", 3 * 10**8, 0.84, 0.86, 0.10, morph=0.1, sem=0.1))
-    v = claim_scale(t, ["bats_3CosAdd"])
-    assert v.outcome == "kind_matters" and "bats_3CosAdd (LLMs higher)" in v.evidence
-    assert "llm-a (llm, 100M)" in v.evidence and "glove (classical, 300M)" in v.evidence
+# The old rule called a design "kind matters" when, inside the overlap of the two kinds' size ranges, one metric
+# put every LLM on one side of every classical model: with 2 LLMs against 2 classical models that is a pattern
+# that arises by chance once in three relabellings. The rule now reads a least-squares fit of the metric on kind
+# and log10(params) with an exact permutation p; the old tables (2 vs 2) cannot reach p < 0.05 and are now
+# "cannot separate", and each outcome is reached by a table whose coefficients are known.
+
+LADDER_PARAMS = [2 * 10**7, 5 * 10**7, 10**8, 3 * 10**8, 8 * 10**7, 15 * 10**7, 4 * 10**8, 10**9]
+LADDER_FAMILY = ["static", "encoder", "encoder", "encoder", "decoder", "decoder", "llm-embedding", "decoder"]
+
+
+def _ladder(bats: list[float]) -> pd.DataFrame:
+    """Four classical models (20M-300M) and four LLMs (80M-1B): the sizes of the two kinds overlap."""
+    collected = {}
+    for i, (p, fam, b) in enumerate(zip(LADDER_PARAMS, LADDER_FAMILY, bats, strict=True)):
+        role = "llm" if fam in ("decoder", "llm-embedding") else "classical"
+        collected[f"{fam}-{i}"] = _metrics(role, p, 0.9, 0.8, b, family=fam)
+    return headline_table(collected)
+
+
+def _exact(kind_effect: float) -> list[float]:
+    llm = [f in ("decoder", "llm-embedding") for f in LADDER_FAMILY]
+    return [0.1 + kind_effect * d + 0.05 * np.log10(p) for d, p in zip(llm, LADDER_PARAMS, strict=True)]
+
+
+def test_scale_kind_matters_at_fixed_size() -> None:
+    """BATS = 0.1 + 0.2 [LLM] + 0.05 log10(params) exactly: the fit recovers 0.2, every bootstrap resample too,
+    and the observed labelling ties only with its mirror image: p = 2 / C(8, 4)."""
+    v = claim_scale(_ladder(_exact(0.2)), ["bats_3CosAdd"])
+    assert v.outcome == "kind_matters"
+    assert v.verdict == "not only scale: kind matters at fixed size (bats_3CosAdd: LLMs higher)"
+    assert v.estimate == pytest.approx(0.2) and (v.ci_low, v.ci_high) == pytest.approx((0.2, 0.2), abs=1e-9)
+    assert v.p_value == pytest.approx(2 / 70) and v.min_p == pytest.approx(2 / 70)
+    assert v.statistic == "bats_3CosAdd: LLM − classical at fixed log10(params) (OLS)"
+    assert (v.n_llm, v.n_classical) == (4, 4) and v.rests_on[0] == "static-0 (static, 20M)"
+    assert "size slope +0.050 per 10x" in v.evidence
+    # the decoders alone (the LLM-embedding model left out) are reported beside it: 3 against 4 models, and a
+    # second relabelling fits as well, so p = 2 / 35 is not below 0.05 although every resample gives +0.2
+    assert ("Decoders vs classical: bats_3CosAdd: consistent with size alone, +0.200 [+0.200, +0.200], "
+            "p = 0.057") in v.evidence
+    assert "LLM-embedding models vs classical: cannot separate, one model on a side" in v.evidence
+    assert "Within-family slopes per 10× parameters: encoder (encoder-1 → encoder-3, 3 models): bats_3CosAdd " \
+           "+0.050" in v.evidence
 
 
 def test_scale_consistent_with_size_alone() -> None:
-    t = _table(glove=_metrics("classical", 3 * 10**8, 0.84, 0.86, 0.32, morph=0.1, sem=0.1))
-    v = claim_scale(t, ["bats_3CosAdd"])
-    assert v.outcome == "size_alone"
+    v = claim_scale(_ladder(_exact(0.0)), ["bats_3CosAdd"])
+    assert v.outcome == "size_alone" and v.verdict.startswith("consistent with size alone")
+    assert v.estimate == pytest.approx(0, abs=1e-12) and v.p_value == pytest.approx(1.0)
+
+
+def test_scale_cannot_separate_when_no_test_can_reach_alpha() -> None:
+    """2 LLMs against 2 classical models with overlapping sizes (the old rule's 'kind matters' table)."""
+    t = _table(glove=_metrics("classical", 3 * 10**8, 0.84, 0.86, 0.10, morph=0.1, sem=0.1))
+    v = claim_scale(t, ["bats_3CosAdd"], {"big-llm": ("llm", 5e9, "decoder")})
+    assert v.outcome == "cannot_separate"
+    assert "smallest achievable permutation p is 0.333, not below alpha = 0.05" in v.verdict
+    assert "more models on either side would let the test reach α; of the defined models: big-llm (decoder, 5B)" \
+        in v.evidence
+    assert v.min_p == pytest.approx(1 / 3) and 1 / 3 <= v.p_value <= 1  # computed and shown, but not read
+    # four metrics: each at 0.05 / 4, and the interval at 98.75%
+    v4 = claim_scale(_ladder(_exact(0.2)), ["bats_3CosAdd", "bats_3CosAdd_sem", "auroc", "rho_simlex999"])
+    assert "each metric at α/4 = 0.0125" in v4.evidence and v4.outcome == "cannot_separate"
 
 
 def test_scale_cannot_be_judged_without_both_kinds() -> None:
@@ -368,3 +433,130 @@ def test_sbert_verdict_reads_the_raw_rows_and_checks_the_controls() -> None:
     assert v.values == {"llm-a": 0.6, "llm-b": 0.3, "glove": 0.5}  # the raw rows, not the centred ones
     assert v.outcome == "depends_on_measure" and "does not hold on spearman after centered" in v.verdict
     assert "spearman after centered: glove 0.500; llm-a 0.200" in v.evidence
+
+
+# ---------------------------------------------------------------------------------------- families and controls
+
+
+def _study_with_controls() -> pd.DataFrame:
+    """The matched-pair models (with known numbers) and two random-weight controls."""
+    collected = {
+        "minilm": _metrics("classical", 22713216, 0.90, 0.93, 0.27, family="encoder"),
+        "mpnet": _metrics("classical", 109486464, 0.91, 0.94, 0.30, family="encoder"),
+        "glove-50d": _metrics("classical", 20_000_000, 0.88, 0.88, 0.18, family="static"),
+        "smollm2-135m": _metrics("llm", 134515008, 0.87, 0.92, 0.37, family="decoder"),
+        "gemma3-270m": _metrics("llm", 268098176, 0.82, 0.78, 0.34, family="decoder"),
+        "embeddinggemma-300m": _metrics("llm", 307581696, 0.93, 0.95, 0.40, family="llm-embedding"),
+        "smollm2-135m@random": _metrics("llm", 134515008, 0.70, 0.71, 0.25, family="decoder",
+                                        control_of="smollm2-135m"),
+        "minilm@random": _metrics("classical", 22713216, 0.60, 0.62, 0.05, family="encoder", control_of="minilm"),
+    }
+    return headline_table(collected)
+
+
+def test_headline_table_reads_family_and_control_of() -> None:
+    t = _study_with_controls().set_index("model")
+    assert t.loc["embeddinggemma-300m", "family"] == "llm-embedding"
+    assert t.loc["smollm2-135m@random", "control_of"] == "smollm2-135m" and pd.isna(t.loc["mpnet", "control_of"])
+    # metrics written before the family field: derived from role and backend as spec.py does
+    old = headline_table({
+        "glove": _metrics("classical", 2 * 10**7, 0.8, 0.8, 0.2, backend="static"),
+        "minilm": _metrics("classical", 2 * 10**7, 0.8, 0.8, 0.2, backend="sentence-transformers"),
+        "smol": _metrics("llm", 10**8, 0.8, 0.8, 0.2, backend="decoder"),
+        "gecko": _metrics("llm", 10**9, 0.8, 0.8, 0.2, backend="google"),
+        "x@random:3": _metrics("llm", 10**8, 0.8, 0.8, 0.2, backend="decoder"),
+    }).set_index("model")
+    assert list(old["family"]) == ["static", "encoder", "decoder", "llm-embedding", "decoder"]
+    assert old.loc["x@random:3", "control_of"] == "x"  # a control's key names its model even without the field
+    assert readable_headline(_study_with_controls()).loc["mpnet", "family"] == "encoder"
+
+
+def test_controls_are_left_out_of_every_kind_verdict() -> None:
+    t = _study_with_controls()
+    c = compare(t, "bats_3CosAdd")
+    assert "smollm2-135m@random" not in c.values and "minilm@random" not in c.values
+    assert (c.n_llm, c.n_classical) == (3, 3)
+    assert c.llm_mean == pytest.approx((0.37 + 0.34 + 0.40) / 3)
+    agreement = _agreement({("mpnet", "smollm2-135m@random"): 0.9, ("mpnet", "smollm2-135m"): 0.1,
+                            ("mpnet", "minilm"): 0.5})
+    checked = verdicts(t, agreement, ["mpnet"])
+    sbert = checked[2]
+    assert sbert.outcome == "does_not_hold" and sbert.n_llm == 1  # the control's 0.9 does not make it hold
+    assert all(m.endswith("@random") is False for m in checked[3].values)
+
+
+def test_family_table_shows_decoders_and_llm_embedding_models_apart() -> None:
+    fam = family_table(_study_with_controls()).set_index("group")
+    assert list(fam.index) == ["static", "encoder", "classical (static + encoder)", "decoder", "llm-embedding",
+                               "LLM (decoder + llm-embedding)"]
+    assert fam.loc["decoder", "models"] == 2 and fam.loc["decoder", "bats_3CosAdd"] == pytest.approx(0.355)
+    assert fam.loc["llm-embedding", "bats_3CosAdd"] == pytest.approx(0.40)
+    assert fam.loc["LLM (decoder + llm-embedding)", "bats_3CosAdd"] == pytest.approx((0.37 + 0.34 + 0.40) / 3)
+    assert fam.loc["encoder", "members"] == "minilm, mpnet"  # controls left out
+    assert fam.loc["classical (static + encoder)", "params_min"] == 20_000_000
+
+
+def test_matched_pairs_spell_out_the_comparisons_in_the_study() -> None:
+    pairs = matched_pairs(_study_with_controls(), ["bats_3CosAdd", "auroc"])
+    assert list(dict.fromkeys(pairs["pair"])) == ["smollm2-135m − mpnet", "smollm2-135m − minilm",
+                                                  "embeddinggemma-300m − gemma3-270m"]  # no Qwen in this study
+    row = pairs[(pairs["pair"] == "smollm2-135m − mpnet") & (pairs["metric"] == "bats_3CosAdd")].iloc[0]
+    assert row["difference"] == pytest.approx(0.07) and row["isolates"] == "kind at similar size"
+    assert row["size_ratio"] == pytest.approx(134515008 / 109486464)
+    # BATS intervals are [b - 0.05, b + 0.06]: 0.37 and 0.30 overlap; 0.40 and 0.34 overlap too
+    assert bool(row["intervals_overlap"]) is True
+    gemma = pairs[(pairs["model_a"] == "embeddinggemma-300m") & (pairs["metric"] == "auroc")].iloc[0]
+    assert gemma["difference"] == pytest.approx(0.93 - 0.82) and not gemma["intervals_overlap"]
+    shown = readable_pairs(pairs, ["auroc", "bats_3CosAdd"])
+    assert shown.loc["embeddinggemma-300m − gemma3-270m", "AUROC raw"] == "+0.110*"
+    assert shown.loc["smollm2-135m − mpnet", "BATS 3CosAdd"] == "+0.070"
+    assert shown.loc["smollm2-135m − minilm", "sizes"] == "135M vs 22.7M"
+    assert {p.isolates for p in MATCHED_PAIRS} >= {"objective at fixed size", "size within a family"}
+    assert matched_pairs(_table()).empty
+
+
+def test_every_headline_metric_minus_its_random_control() -> None:
+    t = _study_with_controls()
+    diffs = control_differences(t)
+    assert set(diffs["control"]) == {"smollm2-135m@random", "minilm@random"}
+    row = diffs[(diffs["control"] == "smollm2-135m@random") & (diffs["metric"] == "bats_3CosAdd")].iloc[0]
+    assert (row["value"], row["control_value"], row["difference"]) == pytest.approx((0.37, 0.25, 0.12))
+    sem = diffs[(diffs["model"] == "minilm") & (diffs["metric"] == "bats_3CosAdd_sem")].iloc[0]
+    assert sem["difference"] == pytest.approx((0.5 - 0.27) - (0.5 - 0.05))  # training lost semantics here
+    assert len(diffs) == 2 * len(set(diffs["metric"])) and "anisotropy" in set(diffs["metric"])
+    wide = readable_controls(diffs)
+    assert wide.loc["smollm2-135m − smollm2-135m@random", "BATS 3CosAdd"] == "+0.120"
+    assert control_differences(_table()).empty  # no control in the study: an empty table, not an error
+
+
+def test_scale_figure_draws_family_lines_and_the_controls() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from wordembed.analyses.scale import fit_scale
+
+    t = _study_with_controls()
+    fits = {"bats_3CosAdd": fit_scale(t, "bats_3CosAdd")}
+    fig = scale_figure(t, ["bats_3CosAdd", "auroc_centered", "rho_simlex999"], fits)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 3 and not fig.axes[3].get_visible()  # 2 x 2 grid, the fourth panel hidden
+    gids = {line.get_gid() for line in axes[0].lines}
+    # encoder (two sizes) and decoder (two sizes) get a line; static and llm-embedding have one model each
+    assert gids == {"family:encoder", "family:decoder", "control:smollm2-135m@random", "control:minilm@random"}
+    assert axes[0].get_xscale() == "log" and "at fixed size" in axes[0].get_title()
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert "random-weight control" in legend and "llm-embedding" in legend
+    plt.close(fig)
+
+
+def test_the_scale_verdict_row_carries_its_interval_and_models() -> None:
+    table = _ladder(_exact(0.2))
+    rows = verdict_table([claim_bats(table), claim_scale(table, ["bats_3CosAdd"])])
+    scale = rows[rows["claim"] == "The LLM/classical difference is only scale"].iloc[0]
+    assert scale["outcome"] == "kind_matters"
+    assert (scale["estimate"], scale["ci_low"], scale["ci_high"]) == pytest.approx((0.2, 0.2, 0.2), abs=1e-9)
+    assert json.loads(scale["rests_on"])[-1] == "decoder-7 (decoder, 1B)"
+    bats = rows[rows["claim"].str.startswith("LLMs score higher on BATS")].iloc[0]
+    assert math.isnan(bats["ci_low"]) and math.isfinite(bats["estimate"])  # a difference of means, no interval

@@ -7,7 +7,13 @@ means per kind with the number of models on each side, the exact permutation p o
 models on a side no test can be significant, and the row says the smallest p the design allows), the decision
 rule, and the outcome. Raw-cosine branches read raw AUROC (never raw mean cosines, which an anisotropic model
 inflates for random pairs too); the anisotropy controls (centred, all-but-the-top, standardised) must agree
-before a claim "holds".
+before a claim "holds". Claim 4 reads a least-squares fit of each headline metric on kind and log10(params)
+(:mod:`wordembed.analyses.scale`), not role means: with every LLM larger than every classical model a
+difference of means is a difference of sizes too.
+
+Beside the verdicts: the families apart (decoder and llm-embedding separately as well as together), matched
+pairs of models that isolate one factor, and every headline metric minus its random-weight control
+(``KEY@random``). Controls are shown, never counted in a kind or scale verdict.
 """
 
 from __future__ import annotations
@@ -23,6 +29,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from wordembed.analyses.scale import (  # noqa: F401  (deciding_models: part of the report's interface)
+    CLASSICAL_FAMILIES,
+    FAMILIES,
+    LLM_FAMILIES,
+    MIN_MODELS,
+    MIN_PER_SIDE,
+    ScaleFit,
+    deciding_models,
+    fit_scale,
+    format_count,
+    is_control,
+    within_family_slopes,
+)
+from wordembed.models.spec import _family_from
 
 SECTIONS: dict[str, str] = {
     "embed": "01_embed",
@@ -70,16 +91,24 @@ def _variant_key(section: Mapping[str, Any], control: str) -> str:
 
 
 def headline_table(collected: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> pd.DataFrame:
-    """One row per model: size, coverage, anisotropy, related-pair scores per variant, analogies, similarity.
+    """One row per model: family, size, coverage, anisotropy, related-pair scores per variant, analogies,
+    similarity.
 
-    Interval columns end in ``_ci_low`` / ``_ci_high`` everywhere.
+    Interval columns end in ``_ci_low`` / ``_ci_high`` everywhere. ``control_of`` names the trained model of a
+    random-weight control (None otherwise).
     """
     rows = []
     for model, m in collected.items():
         embed, sim, rel, ana = (m.get(s, {}) for s in ("embed", "similarity", "related", "analogies"))
+        role = embed.get("role", "")
+        # KEY@random or KEY@random:SEED (wordembed.models.random_weights); older metrics may lack control_of
+        control_of = embed.get("control_of") or (model.split("@random")[0] if "@random" in model else None)
         row: dict[str, Any] = {
             "model": model,
-            "role": embed.get("role", ""),
+            "role": role,
+            # metrics written before the family field: role and backend say which family (as spec.py does)
+            "family": embed.get("family") or (_family_from(role, embed.get("backend", "")) if role else ""),
+            "control_of": control_of,
             "params": embed.get("params"),
             "dims": embed.get("dims"),
             "coverage": _get(embed, "vocabulary_coverage"),
@@ -197,8 +226,10 @@ class Comparison:
 
 
 def compare(table: pd.DataFrame, column: str) -> Comparison:
-    """Kind means, exact permutation p over role labels and per-model values (with their intervals)."""
-    part = table[table["role"].isin(["llm", "classical"])] if "role" in table else table.iloc[0:0]
+    """Kind means, exact permutation p over role labels and per-model values (with their intervals).
+
+    Random-weight controls are left out: they are neither kind of model."""
+    part = table[table["role"].isin(["llm", "classical"]) & ~is_control(table)] if "role" in table else table.iloc[0:0]
     values = part[column].astype(float) if column in part else pd.Series(np.nan, index=part.index)
     ok = np.isfinite(values.to_numpy())
     part, values = part[ok], values[ok]
@@ -249,12 +280,18 @@ class Verdict:
     min_p: float = float("nan")
     values: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # the claim's own estimate and interval (scale: the kind effect at fixed size of the deciding metric)
+    estimate: float = float("nan")
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    rests_on: list[str] = field(default_factory=list)  # the models behind the numbers, 'key (family, size)'
 
     def row(self) -> dict[str, Any]:
         """A flat record (per-model values as JSON text) for the verdicts table."""
         d = asdict(self)
         d["values"] = json.dumps({k: round(v, 6) for k, v in self.values.items()})
         d["intervals"] = json.dumps({k: [round(a, 6), round(b, 6)] for k, (a, b) in self.intervals.items()})
+        d["rests_on"] = json.dumps(self.rests_on)
         return d
 
 
@@ -286,6 +323,7 @@ def _from(c: Comparison, **kwargs: Any) -> Verdict:
         min_p=c.min_p,
         values=c.values,
         intervals=c.intervals,
+        estimate=c.difference,
         **kwargs,
     )
 
@@ -521,91 +559,143 @@ def scale_correlations(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFr
     return pd.DataFrame(rows, columns=["metric", "models", "spearman_with_log_params"])
 
 
+SCALE_METRICS = ("auroc_centered", "bats_3CosAdd", "bats_3CosAdd_sem", "rho_simlex999")
 SCALE_RULE = (
-    "Size and kind can only be told apart when the kinds' parameter ranges overlap. Where they do, models "
-    "inside the overlap are compared on each metric: 'kind matters at comparable size' when, on some metric, "
-    "every LLM in the overlap is on the same side of every classical model in it, and the LLMs' side matches "
-    "the overall kind difference; 'consistent with size alone' when no metric separates the kinds inside the "
-    "overlap. Without overlap: cannot separate size from kind."
+    "For each headline metric (centred AUROC, BATS 3CosAdd overall and semantic, SimLex-999 ρ): an ordinary "
+    "least-squares fit across the models (random-weight controls left out) of metric = a + b·[LLM] + "
+    "c·log10(params); b is the LLM − classical difference at fixed size. Its p is an exact two-sided permutation "
+    "p over every relabelling of which models are LLMs (each model keeps its size and value), its interval the "
+    "central 1 − α/m bootstrap interval over models resampled within each side; each of the m metrics is "
+    "tested at α/m (Bonferroni). Kind matters at fixed size: on some metric p < α/m and the interval excludes "
+    "0. Consistent with size alone: the design can decide and no metric does so. Cannot separate with these "
+    f"models: fewer than {MIN_MODELS} models, fewer than {MIN_PER_SIDE} on a side, the two sides' parameter "
+    "ranges do not overlap (b would be an extrapolation), or the smallest achievable p is not below α/m; the "
+    "defined models that would decide are named. Decoders and LLM-embedding models are also fitted alone "
+    "against the classical models, and within-family slopes per 10× parameters are given (reported, not part "
+    "of the rule)."
 )
 
 
-def deciding_models(
-    table: pd.DataFrame, registry: Mapping[str, tuple[str, float]]
-) -> tuple[float, float, list[str]]:
-    """Models (``registry``: key -> (role, params), e.g. every YAML of params/models) that would put the two
-    kinds' size ranges into overlap: classical models above the smallest LLM, LLMs below the largest classical
-    model. Returns (smallest LLM, largest classical, the deciding models not already in ``table``)."""
-    part = table[np.isfinite(table["params"].astype(float))]
-    min_llm = float(part.loc[part["role"] == "llm", "params"].min())
-    max_cls = float(part.loc[part["role"] == "classical", "params"].max())
-    present = set(table["model"])
-    found = [
-        f"{key} ({role}, {format_count(params)})"
-        for key, (role, params) in sorted(registry.items(), key=lambda kv: kv[1][1] or 0)
-        if key not in present and params and math.isfinite(params)
-        and ((role == "classical" and params > min_llm) or (role == "llm" and params < max_cls))
-    ]
-    return min_llm, max_cls, found
+def _fits_text(fits: Sequence[ScaleFit]) -> str:
+    """The fits of one contrast over the metrics; a design problem they share is said once, and numbers of a
+    design that cannot decide are marked as not read."""
+    label = fits[0].label[0].upper() + fits[0].label[1:]
+    if all(f.outcome == "cannot_separate" for f in fits) and len({f.reason for f in fits}) == 1:
+        numbers = "; ".join(f"{f.metric} {f.short()}" for f in fits if math.isfinite(f.effect))
+        return (f"{label} vs classical: cannot separate, {fits[0].reason}"
+                + (f"; the fit's numbers, not read: {numbers}" if numbers else "") + ".")
+    parts = []
+    for f in fits:
+        text = f"{f.metric}: {f.verdict}"
+        if f.outcome == "cannot_separate":
+            text += f" ({f.reason}" + (f"; not read: {f.short()})" if math.isfinite(f.effect) else ")")
+        else:
+            text += f", {f.short()} ({f.reason})"
+        parts.append(text)
+    return f"{label} vs classical: " + "; ".join(parts) + "."
+
+
+def _need(fit: ScaleFit) -> str:
+    """What would decide, in words, for a design that cannot."""
+    if fit.design == "no_overlap":
+        kind = [fit.params[m] for m in fit.models if fit.models[m] in LLM_FAMILIES]
+        cls = [fit.params[m] for m in fit.models if fit.models[m] in CLASSICAL_FAMILIES]
+        if min(kind) > max(cls):
+            return (f"a classical model above {format_count(min(kind))} parameters or an LLM below "
+                    f"{format_count(max(cls))} would decide")
+        return (f"a classical model below {format_count(max(kind))} parameters or an LLM above "
+                f"{format_count(min(cls))} would decide")
+    if fit.design == "one_model":
+        return "a second model on the side with one would decide"
+    if fit.design == "min_p":
+        return "more models on either side would let the test reach α"
+    return "more models would decide"
 
 
 def claim_scale(
-    table: pd.DataFrame, columns: Sequence[str], registry: Mapping[str, tuple[str, float]] | None = None
+    table: pd.DataFrame,
+    columns: Sequence[str],
+    registry: Mapping[str, Sequence[Any]] | None = None,
+    *,
+    n_boot: int = 4000,
+    seed: int = 0,
 ) -> Verdict:
-    """``registry`` (key -> (role, params)): the models that could be added, to name the ones that would decide."""
+    """Read the fits of :func:`wordembed.analyses.scale.fit_scale` (LLM vs classical; decoders and LLM-embedding
+    models alone as evidence). ``registry`` (key -> (role, params[, family]), e.g. :func:`model_registry`): the
+    defined models, to name the ones that would decide."""
     claim = "The LLM/classical difference is only scale"
-    part = table[table["role"].isin(["llm", "classical"]) & np.isfinite(table["params"].astype(float))]
+    alpha = THRESHOLDS["alpha"]
+    metrics = [c for c in columns if c in table]
+    each = alpha / max(1, len(metrics))
+    trained = table[~is_control(table)]
+    params = pd.to_numeric(trained["params"], errors="coerce") if "params" in trained else pd.Series(dtype=float)
+    part = trained[trained["role"].isin(["llm", "classical"]) & np.isfinite(params)]
     llm, classical = part[part["role"] == "llm"], part[part["role"] == "classical"]
-    base = dict(claim=claim, statistic="params", rule=SCALE_RULE, n_llm=len(llm), n_classical=len(classical),
-                values={str(m): float(p) for m, p in zip(part["model"], part["params"], strict=True)})
-    if llm.empty or classical.empty:
-        return Verdict(verdict="cannot be judged (needs models of both kinds with parameter counts)",
-                       evidence="", outcome="cannot_judge", **base)
-    lo = max(llm["params"].min(), classical["params"].min())
-    hi = min(llm["params"].max(), classical["params"].max())
+    base = dict(claim=claim, rule=SCALE_RULE, n_llm=len(llm), n_classical=len(classical))
+    sizes = {str(m): float(p) for m, p in zip(part["model"], part["params"], strict=True)}
+    if llm.empty or classical.empty or not metrics:
+        why = "models of both kinds with parameter counts" if metrics else "a headline metric to fit"
+        return Verdict(verdict=f"cannot be judged (needs {why})", evidence="", outcome="cannot_judge",
+                       statistic="params", values=sizes, **base)
     ranges = (f"LLMs {format_count(llm['params'].min())}–{format_count(llm['params'].max())}, classical "
               f"{format_count(classical['params'].min())}–{format_count(classical['params'].max())}")
-    if lo > hi:
-        if llm["params"].min() > classical["params"].max():
-            need = (f"a classical model above {format_count(llm['params'].min())} parameters or an LLM below "
-                    f"{format_count(classical['params'].max())} would decide")
-            _, _, found = deciding_models(part, registry or {})
-            need += (f"; of the defined models: {', '.join(found)}" if found
-                     else "; no model defined in params/models is such a model")
+    fits = [fit_scale(table, m, "llm", registry, alpha=each, n_boot=n_boot, seed=seed) for m in metrics]
+    by_family = {c: [fit_scale(table, m, c, registry, alpha=each, n_boot=n_boot, seed=seed) for m in metrics]
+                 for c in ("decoder", "llm-embedding")}
+    kind = [f for f in fits if f.outcome == "kind_matters"]
+    decided = [f for f in fits if f.outcome != "cannot_separate"]
+    need = ""
+    if kind:
+        primary = min(kind, key=lambda f: (f.p_value, -abs(f.effect)))
+        outcome = "kind_matters"
+        verdict = "not only scale: kind matters at fixed size (" + ", ".join(
+            f"{f.metric}: LLMs {'higher' if f.effect > 0 else 'lower'}" for f in kind) + ")"
+    elif decided:
+        primary = min(decided, key=lambda f: (f.p_value, -abs(f.effect)))
+        outcome = "size_alone"
+        verdict = ("consistent with size alone: on no metric is the LLM − classical difference at fixed size "
+                   "distinguishable from zero")
+    else:
+        primary = max(fits, key=lambda f: (f.n_kind + f.n_classical, -metrics.index(f.metric)))
+        outcome = "cannot_separate"
+        if primary.design == "no_overlap":
+            bigger = "larger" if llm["params"].min() > classical["params"].max() else "smaller"
+            verdict = (f"cannot separate size from kind with these models: every LLM is {bigger} than every "
+                       "classical model")
         else:
-            need = (f"an LLM above {format_count(classical['params'].min())} parameters or a classical model below "
-                    f"{format_count(llm['params'].max())} would decide")
-        return Verdict(
-            verdict="cannot separate size from kind with these models: every LLM is "
-            + ("larger" if llm["params"].min() > classical["params"].max() else "smaller")
-            + " than every classical model",
-            evidence=f"Parameter ranges: {ranges}; {need}.", outcome="cannot_separate", **base)
-    inside = part[(part["params"] >= lo) & (part["params"] <= hi)]
-    in_llm, in_cls = inside[inside["role"] == "llm"], inside[inside["role"] == "classical"]
-    separating = []
-    for column in columns:
-        if column not in inside:
-            continue
-        a, c = in_llm[column].astype(float).dropna(), in_cls[column].astype(float).dropna()
-        if a.empty or c.empty:
-            continue
-        overall = compare(table, column).direction
-        if a.min() > c.max() and overall:
-            separating.append(f"{column} (LLMs higher)")
-        elif a.max() < c.min() and overall is False:
-            separating.append(f"{column} (LLMs lower)")
-    models = ", ".join(f"{r.model} ({r.role}, {format_count(r.params)})" for r in inside.itertuples())
-    if in_llm.empty or in_cls.empty:
-        return Verdict(verdict="cannot separate size from kind: no model of each kind inside the overlap",
-                       evidence=f"Parameter ranges: {ranges}.", outcome="cannot_separate", **base)
-    if separating:
-        return Verdict(verdict="not only scale: kind matters at comparable size",
-                       evidence=f"Overlap {format_count(lo)}–{format_count(hi)}: {models}. Separating metrics: "
-                       f"{', '.join(separating)}. Parameter ranges: {ranges}.",
-                       outcome="kind_matters", **base)
-    return Verdict(verdict="consistent with size alone: no metric separates the kinds at comparable size",
-                   evidence=f"Overlap {format_count(lo)}–{format_count(hi)}: {models}. Parameter ranges: {ranges}.",
-                   outcome="size_alone", **base)
+            verdict = f"cannot separate size from kind with these models: {primary.reason}"
+        need = _need(primary) if primary.models else "more models would decide"
+        need += (f"; of the defined models: {', '.join(primary.deciding)}" if primary.deciding
+                 else "; no model defined in params/models is such a model")
+    slopes = pd.concat([within_family_slopes(table, m) for m in metrics], ignore_index=True)
+    slope_text = "; ".join(
+        f"{family} ({part['models'].iloc[0][0]} → {part['models'].iloc[0][-1]}, {part['n_models'].max()} models): "
+        + ", ".join(f"{r.metric} {r.slope:+.3f}" for r in part.itertuples())
+        for family, part in slopes.groupby("family", sort=False))
+    # a family contrast is only news when its models differ from the LLM side's
+    shown = [fs for fs in by_family.values()
+             if not (fs[0].outcome == "cannot_separate" and fs[0].design == "no_side")
+             and set(fs[0].models) != set(fits[0].models)]
+    evidence = " ".join(filter(None, [
+        f"Parameter ranges: {ranges}" + (f"; {need}." if need else "."),
+        f"Fits of metric = a + b·[kind] + c·log10(params), b [{1 - each:.1%} interval], each metric at "
+        f"α/{len(metrics)} = {each:.4g}: " + _fits_text(fits),
+        f"Models of the fit: {', '.join(primary.rests_on())}.",
+        " ".join(_fits_text(fs) for fs in shown),
+        f"Within-family slopes per 10× parameters: {slope_text}." if slope_text else "",
+    ]))
+    values = primary.values
+    kind_side = [v for m, v in values.items() if primary.models[m] in LLM_FAMILIES]
+    cls_side = [v for m, v in values.items() if primary.models[m] in CLASSICAL_FAMILIES]
+    return Verdict(
+        verdict=verdict, evidence=evidence, outcome=outcome,
+        statistic=f"{primary.metric}: LLM − classical at fixed log10(params) (OLS)",
+        p_value=primary.p_value, min_p=primary.min_p, values=values,
+        llm_mean=float(np.mean(kind_side)) if kind_side else float("nan"),
+        classical_mean=float(np.mean(cls_side)) if cls_side else float("nan"),
+        estimate=primary.effect, ci_low=primary.ci_low, ci_high=primary.ci_high, rests_on=primary.rests_on(),
+        **base,
+    )
 
 
 def verdicts(
@@ -614,8 +704,10 @@ def verdicts(
     sbert: Sequence[str],
     registry: Mapping[str, tuple[str, float]] | None = None,
 ) -> list[Verdict]:
-    roles = dict(zip(table["model"], table["role"], strict=True))
-    scale_metrics = [c for c in ("auroc_centered", "bats_3CosAdd", "bats_3CosAdd_sem", "rho_simlex999") if c in table]
+    """The four claims; random-weight controls are left out of every one (their role is "control")."""
+    control = is_control(table)
+    roles = {m: ("control" if c else r) for m, r, c in zip(table["model"], table["role"], control, strict=True)}
+    scale_metrics = [c for c in SCALE_METRICS if c in table]
     return [
         claim_tighter_clusters(table),
         claim_bats(table),
@@ -624,11 +716,12 @@ def verdicts(
     ]
 
 
-def model_registry() -> dict[str, tuple[str, float]]:
-    """key -> (role, parameter count) of every model YAML in params/models (for "which models would decide")."""
+def model_registry() -> dict[str, tuple[str, float, str]]:
+    """key -> (role, parameter count, family) of every model YAML in params/models (for "which models would
+    decide"; random-weight controls have no YAML and are never named)."""
     from wordembed.models.spec import list_specs
 
-    return {s.key: (s.role, float(s.params) if s.params else float("nan")) for s in list_specs()}
+    return {s.key: (s.role, float(s.params) if s.params else float("nan"), s.family) for s in list_specs()}
 
 
 def verdict_table(checked: Sequence[Verdict]) -> pd.DataFrame:
@@ -636,19 +729,243 @@ def verdict_table(checked: Sequence[Verdict]) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Families, matched pairs, random-weight controls
+
+
+# Every headline metric, for the family means and the minus-control table.
+HEADLINE_METRICS = (
+    "anisotropy", "auroc", "auroc_centered", "auroc_standardized", "separation_centered", "bats_3CosAdd",
+    "bats_3CosAdd_morph", "bats_3CosAdd_sem", "google_3CosAdd", "rho_simlex999", "rho_men",
+)  # fmt: skip
+# (label, families): each family alone, then the paper's two sides
+FAMILY_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("static", ("static",)),
+    ("encoder", ("encoder",)),
+    ("classical (static + encoder)", CLASSICAL_FAMILIES),
+    ("decoder", ("decoder",)),
+    ("llm-embedding", ("llm-embedding",)),
+    ("LLM (decoder + llm-embedding)", LLM_FAMILIES),
+)
+
+
+def family_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:
+    """Mean of each metric per family and per side, controls left out.
+
+    Why both: the paper's "LLM" side averages API embedding models with raw decoder hidden states, which hides
+    the difference that matters most; each family's own mean shows it. One row per group with a model.
+    """
+    trained = table[~is_control(table)]
+    fam = trained["family"] if "family" in trained else pd.Series("", index=trained.index)
+    rows = []
+    for label, families in FAMILY_GROUPS:
+        part = trained[fam.isin(families)]
+        if part.empty:
+            continue
+        params = pd.to_numeric(part["params"], errors="coerce")
+        row: dict[str, Any] = {"group": label, "models": len(part), "members": ", ".join(part["model"]),
+                               "params_min": float(params.min()), "params_max": float(params.max())}
+        for column in columns:
+            if column in part:
+                row[column] = float(pd.to_numeric(part[column], errors="coerce").mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class MatchedPair:
+    """Two models that differ (mostly) in one factor; the table reports ``a`` minus ``b``."""
+
+    a: str
+    b: str
+    isolates: str
+    note: str
+
+
+MATCHED_PAIRS: tuple[MatchedPair, ...] = (
+    MatchedPair("smollm2-135m", "mpnet", "kind at similar size", "a 135M decoder against a 109M sentence encoder"),
+    MatchedPair("smollm2-135m", "minilm", "kind, 6x apart in size", "a 135M decoder against a 23M sentence encoder"),
+    MatchedPair("embeddinggemma-300m", "gemma3-270m", "objective at fixed size",
+                "one Gemma-3 backbone trained as an embedding model against the causal LM: kind at fixed size"),
+    MatchedPair("qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "size within a family",
+                "one family and training recipe, 3.1x the parameters"),
+)
+
+MATCHED_COLUMNS = ["pair", "isolates", "note", "model_a", "model_b", "family_a", "family_b", "params_a", "params_b",
+                   "size_ratio", "metric", "value_a", "value_b", "difference", "ci_low_a", "ci_high_a", "ci_low_b",
+                   "ci_high_b", "intervals_overlap"]
+
+
+def matched_pairs(
+    table: pd.DataFrame, columns: Sequence[str] = HEADLINE_METRICS, pairs: Sequence[MatchedPair] = MATCHED_PAIRS
+) -> pd.DataFrame:
+    """One row per (pair, metric) for the pairs whose two models are both in ``table`` (controls never are).
+
+    ``difference`` is a minus b; ``intervals_overlap`` says whether the two models' intervals (over relations
+    or pairs) overlap, None where a metric has none. A pair says more than a fit over kinds where the fit
+    cannot decide, and less where it can: it is two models.
+    """
+    trained = table[~is_control(table)].set_index("model")
+    rows = []
+    for pair in pairs:
+        if pair.a not in trained.index or pair.b not in trained.index:
+            continue
+        ra, rb = trained.loc[pair.a], trained.loc[pair.b]
+        pa, pb = float(ra.get("params", np.nan)), float(rb.get("params", np.nan))
+        for column in columns:
+            if column not in trained:
+                continue
+            va, vb = float(ra[column]), float(rb[column])
+            lo, hi = f"{column}_ci_low", f"{column}_ci_high"
+            ia = (float(ra.get(lo, np.nan)), float(ra.get(hi, np.nan)))
+            ib = (float(rb.get(lo, np.nan)), float(rb.get(hi, np.nan)))
+            has = all(math.isfinite(v) for v in (*ia, *ib))
+            rows.append({
+                "pair": f"{pair.a} − {pair.b}", "isolates": pair.isolates, "note": pair.note,
+                "model_a": pair.a, "model_b": pair.b, "family_a": ra.get("family", ""),
+                "family_b": rb.get("family", ""), "params_a": pa, "params_b": pb,
+                "size_ratio": pa / pb if pb else float("nan"), "metric": column, "value_a": va, "value_b": vb,
+                "difference": va - vb, "ci_low_a": ia[0], "ci_high_a": ia[1], "ci_low_b": ib[0], "ci_high_b": ib[1],
+                "intervals_overlap": (ia[0] <= ib[1] and ib[0] <= ia[1]) if has else None,
+            })
+    return pd.DataFrame(rows, columns=MATCHED_COLUMNS)
+
+
+def readable_pairs(long: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The matched pairs as a reader sees them: one row per pair, a − b per metric ('+0.031', with '*' where the
+    two models' intervals do not overlap)."""
+    if long.empty:
+        return pd.DataFrame()
+    shown = [c for c in (columns or list(dict.fromkeys(long["metric"]))) if c in set(long["metric"])]
+    out = []
+    for pair, part in long.groupby("pair", sort=False):
+        first = part.iloc[0]
+        row = {"pair": pair, "isolates": first["isolates"],
+               "sizes": f"{format_count(first['params_a'])} vs {format_count(first['params_b'])}"}
+        by_metric = part.set_index("metric")
+        for column in shown:
+            d = float(by_metric.loc[column, "difference"])
+            overlap = by_metric.loc[column, "intervals_overlap"]
+            apart = overlap is not None and not pd.isna(overlap) and not bool(overlap)
+            row[METRIC_LABELS.get(column, column)] = "n/a" if not math.isfinite(d) else f"{d:+.3f}" + (
+                "*" if apart else "")
+        out.append(row)
+    return pd.DataFrame(out).set_index("pair")
+
+
+CONTROL_COLUMNS = ["model", "control", "metric", "value", "control_value", "difference"]
+
+
+def control_differences(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_METRICS) -> pd.DataFrame:
+    """Every headline metric of a trained model minus that of its random-weight control (``KEY@random``).
+
+    Why: a random decoder with the same tokenizer and architecture already solves many inflectional analogies
+    by sub-word pooling; the difference is what training added. One row per (control, metric) whose trained
+    model is in ``table``.
+    """
+    control = is_control(table)
+    trained = table[~control].set_index("model")
+    rows = []
+    for row in table[control].itertuples(index=False):
+        base = row.control_of
+        if base not in trained.index:
+            continue
+        for column in columns:
+            if column not in table:
+                continue
+            value, ctl = float(trained.loc[base, column]), float(getattr(row, column))
+            rows.append({"model": base, "control": row.model, "metric": column, "value": value,
+                         "control_value": ctl, "difference": value - ctl})
+    return pd.DataFrame(rows, columns=CONTROL_COLUMNS)
+
+
+def readable_controls(long: pd.DataFrame) -> pd.DataFrame:
+    """The minus-control table as a reader sees it: one row per control (a model may have one per seed),
+    trained − control per metric."""
+    if long.empty:
+        return pd.DataFrame()
+    order = list(dict.fromkeys(long["metric"]))
+    wide = long.pivot(index="control", columns="metric", values="difference").reindex(columns=order)
+    wide.index = [f"{m} − {c}" for c, m in zip(wide.index, long.drop_duplicates("control").set_index("control")
+                                                  .loc[wide.index, "model"], strict=True)]
+    wide.columns = [METRIC_LABELS.get(c, c) for c in wide.columns]
+    return wide.map(lambda v: "n/a" if not math.isfinite(v) else f"{v:+.3f}")
+
+
+FAMILY_STYLE: dict[str, tuple[str, str]] = {  # colour, marker
+    "static": ("#7f7f7f", "s"), "encoder": ("#1f77b4", "o"), "decoder": ("#d62728", "^"),
+    "llm-embedding": ("#9467bd", "D"),
+}  # fmt: skip
+
+
+def scale_figure(
+    table: pd.DataFrame, columns: Sequence[str], fits: Mapping[str, ScaleFit] | None = None, ncols: int = 2
+) -> Any:
+    """Each metric against parameter count (log axis): one colour per family, a line through a family's sizes
+    (the within-family slope), each random-weight control as a black x below or above its trained model with a
+    dotted connector (the minus-control difference), and the fit's kind effect at fixed size in the title.
+
+    ``ncols`` panels per row. Returns the matplotlib figure. Lines carry a ``gid`` (``family:decoder``, ``control:KEY@random``) so what
+    is drawn can be checked.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import LogLocator
+
+    shown = [c for c in columns if c in table]
+    cols = max(1, min(ncols, len(shown)))
+    nrows = max(1, math.ceil(len(shown) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(5.2 * cols, 3.9 * nrows), squeeze=False)
+    for ax in axes.flat[len(shown):]:
+        ax.set_visible(False)
+    params = pd.to_numeric(table["params"], errors="coerce").to_numpy(dtype=float)
+    control = is_control(table)
+    fam = (table["family"] if "family" in table else pd.Series("", index=table.index)).to_numpy()
+    models = table["model"].astype(str).to_numpy()
+    handles: dict[str, Any] = {}
+    for ax, column in zip(axes.flat, shown, strict=False):
+        y = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(params) & (params > 0) & np.isfinite(y)
+        for family in FAMILIES:
+            sel = ok & ~control & (fam == family)
+            if not sel.any():
+                continue
+            order = np.argsort(params[sel])
+            xs, ys, names = params[sel][order], y[sel][order], models[sel][order]
+            colour, marker = FAMILY_STYLE[family]
+            handles[family] = ax.scatter(xs, ys, color=colour, marker=marker, s=50, zorder=3, label=family)
+            if np.unique(xs).size >= 2:
+                ax.plot(xs, ys, color=colour, lw=1.3, alpha=0.75, zorder=2, gid=f"family:{family}")
+            for xv, yv, name in zip(xs, ys, names, strict=True):
+                ax.annotate(name, (xv, yv), fontsize=6.5, xytext=(3, 3), textcoords="offset points")
+        index = {m: i for i, m in enumerate(models)}
+        for i in np.flatnonzero(ok & control):
+            handles["random-weight control"] = ax.scatter(params[i], y[i], color="black", marker="x", s=40,
+                                                          zorder=4, label="random-weight control")
+            j = index.get(str(table["control_of"].iloc[i]))
+            if j is not None and ok[j]:
+                ax.plot([params[i], params[j]], [y[i], y[j]], color="black", lw=0.8, ls=":", zorder=1,
+                        gid=f"control:{models[i]}")
+        ax.set_xscale("log")
+        ax.margins(x=0.12)  # room for the labels of the largest models
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: format_count(v)))
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.set_xlabel("parameters")
+        ax.set_ylabel(column)
+        title = column
+        fit = (fits or {}).get(column)
+        if fit is not None and math.isfinite(fit.effect):
+            title += f"\nLLM {fit.effect:+.3f} at fixed size, p = {fit.p_value:.2f}" + (
+                " (cannot separate)" if fit.outcome == "cannot_separate" else "")
+        ax.set_title(title, fontsize=9)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=len(handles), frameon=False,
+                   fontsize=8)
+    fig.tight_layout(rect=(0, 0.06 / nrows if handles else 0, 1, 1))
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Reading copy
-
-
-def format_count(n: float) -> str:
-    """22713216 -> '22.7M', 1540000000 -> '1.54B'."""
-    if n is None or not math.isfinite(float(n)):
-        return "n/a"
-    n = float(n)
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            v = n / size
-            return f"{v:.3g}{unit}" if v < 100 else f"{v:.0f}{unit}"
-    return f"{n:.0f}"
 
 
 def format_interval(value: float, low: float, high: float, digits: int = 3) -> str:
@@ -671,9 +988,17 @@ HEADLINE_COLUMNS: dict[str, str] = {
 }
 
 
+# Short names of every headline metric, for the tables a reader sees.
+METRIC_LABELS: dict[str, str] = {
+    "anisotropy": "anisotropy", **HEADLINE_COLUMNS, "google_3CosAdd": "Google", "rho_simlex999": "SimLex ρ",
+    "rho_men": "MEN ρ",
+}
+
+
 def readable_headline(table: pd.DataFrame) -> pd.DataFrame:
     """The headline table as a reader sees it: a few columns, intervals inline, sizes as 22.7M."""
-    out = pd.DataFrame({"model": table["model"], "role": table["role"],
+    family = table["family"] if "family" in table else table["role"]
+    out = pd.DataFrame({"model": table["model"], "family": family,
                         "params": [format_count(p) for p in table["params"]],
                         "anisotropy": [f"{a:.3f}" if math.isfinite(a) else "n/a" for a in table["anisotropy"]]})
     if "rogue_top1" in table:
