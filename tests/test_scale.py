@@ -263,6 +263,7 @@ LADDER = {
     # key: (hf id, architecture, hidden, layers, heads, kv heads, intermediate, vocab, tied)
     "smollm2-360m": ("HuggingFaceTB/SmolLM2-360M", "llama", 960, 32, 15, 5, 2560, 49152, True),
     "smollm2-1.7b": ("HuggingFaceTB/SmolLM2-1.7B", "llama", 2048, 24, 32, 32, 8192, 49152, True),
+    "pythia-70m": ("EleutherAI/pythia-70m", "neox", 512, 6, 8, 8, 2048, 50304, False),
     "pythia-160m": ("EleutherAI/pythia-160m", "neox", 768, 12, 12, 12, 3072, 50304, False),
     "pythia-410m": ("EleutherAI/pythia-410m", "neox", 1024, 24, 16, 16, 4096, 50304, False),
     "pythia-1b": ("EleutherAI/pythia-1b", "neox", 2048, 16, 8, 8, 8192, 50304, False),
@@ -289,6 +290,7 @@ def test_size_ladder_yamls_load_with_exact_parameter_counts() -> None:
         assert spec.dims == h and spec.params == _count(arch, h, layers, heads, kv, inter, vocab, tied)
         assert spec.options["layer"] == "middle" and spec.options["pooling"] == "mean"
     # the published totals (SmolLM2 model cards; Pythia paper, Table 1)
+    assert _count(*LADDER["pythia-70m"][1:]) == 70_426_624
     assert _count(*LADDER["pythia-160m"][1:]) == 162_322_944 and _count(*LADDER["pythia-1b"][1:]) == 1_011_781_632
     assert load_spec_file(models_dir() / "smollm2-135m.yaml").params == _count(
         "llama", 576, 30, 9, 3, 1536, 49152, True)  # the count method reproduces the shipped 135M spec
