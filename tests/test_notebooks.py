@@ -35,6 +35,8 @@ BATS_SET_QUESTIONS = 40 * 50
 GOOGLE_QUESTIONS = 19_544
 DECODER = "tiny-llama"
 GLOVE = "glove-50d"
+CONTROL = f"{DECODER}@random"  # the tiny decoder's seeded random-weight control: in every per-model notebook
+MODELS = (GLOVE, DECODER, CONTROL)
 
 
 def _existing_notebooks() -> list[str]:
@@ -53,7 +55,7 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         study_yaml = root / "tiny.yaml"
         study_yaml.write_text(
             "name: tiny\n"
-            f"models: [{GLOVE}, {decoder_yaml}]\n"
+            f"models: [{GLOVE}, {decoder_yaml}, {decoder_yaml}@random]\n"
             "parameters:\n"
             "  vocabulary: wordnet\n"
             f"  vocab_limit: {VOCAB_LIMIT}\n"
@@ -113,8 +115,8 @@ def test_every_job_ran_and_was_rendered(grid: dict[str, Any]) -> None:
     embed = [n for n in per_model if n == "01_embed"]
     rest = [n for n in per_model if n != "01_embed"]
     expected = (
-        [f"{m}/{n}" for m in (GLOVE, DECODER) for n in embed]
-        + [f"{m}/{n}" for m in (GLOVE, DECODER) for n in rest]
+        [f"{m}/{n}" for m in MODELS for n in embed]
+        + [f"{m}/{n}" for m in MODELS for n in rest]
         + [f"{ALL_MODELS_DIR}/{n}" for n in cross]
     )
     assert [r.label for r in report.results] == expected
@@ -297,7 +299,7 @@ def test_05_agreement_matrices(grid: dict[str, Any]) -> None:
     if "05_agreement" not in grid["notebooks"]:
         pytest.fail("notebooks/05_agreement.ipynb is missing")
     m = _metrics(grid, ALL_MODELS_DIR, "05_agreement")
-    assert m["models"] == [GLOVE, DECODER]
+    assert m["models"] == [GLOVE, DECODER]  # the control is left out of agreement
     assert m["roles"] == {GLOVE: "classical", DECODER: "llm"}
     assert set(m["measures"]) == {"spearman", "kendall", "knn_jaccard", "cka", "cka_debiased"}
     # correlations on random and on related pairs, never pooled
@@ -340,10 +342,18 @@ def test_06_report_headline_matches_the_per_model_metrics(grid: dict[str, Any]) 
 
     folder = grid["out"] / ALL_MODELS_DIR / "06_report"
     m = json.loads((folder / "metrics.json").read_text())
-    assert m["models"] == [GLOVE, DECODER] and m["failed_models"] == [] and m["study"] == "tiny"
+    assert m["models"] == list(MODELS) and m["failed_models"] == [] and m["study"] == "tiny"
     table = pd.read_csv(folder / "headline.csv")
-    assert list(table["model"]) == [GLOVE, DECODER] and list(table["role"]) == ["classical", "llm"]
-    assert [r["model"] for r in m["headline"]] == [GLOVE, DECODER]
+    assert list(table["model"]) == list(MODELS) and list(table["role"]) == ["classical", "llm", "llm"]
+    assert list(table["family"]) == ["static", "decoder", "decoder"]
+    assert list(table["control_of"].fillna("")) == ["", "", DECODER]
+    assert [r["model"] for r in m["headline"]] == list(MODELS)
+    # every headline metric minus the random control: what training added to the tiny decoder
+    minus = pd.read_csv(folder / "control_differences.csv").set_index("metric")
+    assert set(minus["model"]) == {DECODER} and set(minus["control"]) == {CONTROL}
+    by_model = table.set_index("model")
+    for metric in ("bats_3CosAdd", "auroc_morph"):
+        assert minus.loc[metric, "difference"] == pytest.approx(by_model.loc[DECODER, metric] - by_model.loc[CONTROL, metric])
     assert [r["bats_3CosAdd"] for r in m["headline"]] == pytest.approx(list(table["bats_3CosAdd"]))
     for row in table.to_dict(orient="records"):
         model = row["model"]
