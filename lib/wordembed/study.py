@@ -190,11 +190,22 @@ def _notebooks(value: Any, allowed: Sequence[str], where: str, field_name: str) 
 
 
 def check_models(models: Sequence[str], where: str) -> None:
-    """Fail unless every entry is a model key of params/models or an existing model YAML file."""
-    from wordembed.models.spec import list_specs
+    """Fail unless every entry is a model key of params/models, an existing model YAML file, or the random-weight
+    control of one (``KEY@random``, ``KEY@random:SEED``; a bad variant or an unknown KEY is one line naming it)."""
+    from wordembed.models.spec import list_specs, load_spec
 
     known = {spec.key for spec in list_specs()}
-    unknown = [m for m in models if m not in known and not Path(m).expanduser().is_file()]
+    unknown = []
+    for m in models:
+        if m in known or Path(m).expanduser().is_file():
+            continue
+        if "@" in m:
+            try:
+                load_spec(m)
+            except ParameterError as exc:
+                raise ParameterError(f"{where}: {exc}") from None
+            continue
+        unknown.append(m)
     if unknown:
         raise ParameterError(f"{where}: unknown model(s) {unknown}; valid: {', '.join(sorted(known))}")
 
