@@ -63,15 +63,20 @@ def read_metrics(out_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def write_table(out_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
-    """Write ``name.csv`` and ``name.parquet``; returns the Parquet path."""
+def write_table(out_dir: str | Path, name: str, table: pd.DataFrame, *, csv: bool = True) -> Path:
+    """Write ``name.csv`` and ``name.parquet``; returns the Parquet path.
+
+    ``csv=False`` writes the Parquet file alone (with its sidecar): a per-question table of 200,000 rows is
+    25 MB of CSV that nobody opens in a spreadsheet.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     flat = table.copy()
     for column in flat.columns:
         if flat[column].map(lambda v: isinstance(v, (list, tuple))).any():
             flat[column] = flat[column].map(lambda v: "/".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
-    flat.to_csv(out / f"{name}.csv", index=False)
+    if csv:
+        flat.to_csv(out / f"{name}.csv", index=False)
     flat.to_parquet(out / f"{name}.parquet", index=False)
     from wordembed.provenance import environment
 
@@ -80,8 +85,54 @@ def write_table(out_dir: str | Path, name: str, table: pd.DataFrame) -> Path:
     return out / f"{name}.parquet"
 
 
+def write_text(out_dir: str | Path, name: str, text: str) -> Path:
+    """Write a text artefact (a candidate word list) atomically: a reader never sees half a file."""
+    path = Path(out_dir) / name
+    _atomic_write_text(path, text)
+    return path
+
+
 def read_table(out_dir: str | Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(Path(out_dir) / f"{name}.parquet")
+
+
+SCORES_TABLE = "scores"
+SCORE_COLUMNS: tuple[str, ...] = (
+    "model", "task", "dataset", "variant", "level", "subset", "method", "metric",
+    "value", "ci_low", "ci_high", "n", "coverage",
+)  # fmt: skip
+"""The long ``scores`` table every result folder holds (``scores.csv`` / ``scores.parquet``), one row per number:
+
+``model`` the model key; ``task`` the task that made it (``analogies``, ``word_similarity``); ``dataset`` what
+it was measured on (``bats``, ``google``, ``simlex999``); ``variant`` the vectors (``raw`` or an anisotropy
+control: ``centered``, ``abttD``, ``standardized``); ``level`` and ``subset`` the slice (``overall``/``all``,
+``group``/``inflectional``, ``relation``/``I01``); ``method`` the solver or measure (``3CosAdd``, ``cosine``);
+``metric`` the statistic (``accuracy``, ``spearman``); ``value`` with its 95 % interval ``ci_low`` / ``ci_high``
+(NaN where none was computed); ``n`` the number of items the value is computed over (questions, covered
+pairs, clusters); ``coverage`` the covered share of the slice's items.
+"""
+
+
+def load_results(root: str | Path) -> pd.DataFrame:
+    """Every ``scores`` table under ``root`` (a study's output root, or one result folder) in one frame.
+
+    Why: a reader (the report, a notebook, a paper's table) should not need to know which notebook or command
+    wrote a number, nor the nested keys of each ``metrics.json``; each folder's scores table says it all in
+    the columns of :data:`SCORE_COLUMNS`. A ``source`` column adds the folder (relative to ``root``) each row
+    came from. Folders are read in sorted order, so the frame is the same on every machine.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        from wordembed.errors import ParameterError
+
+        raise ParameterError(f"load_results: root {base} is not a folder (give a study's output folder)")
+    frames = [
+        pd.read_parquet(path).assign(source=path.parent.relative_to(base).as_posix())
+        for path in sorted(base.rglob(f"{SCORES_TABLE}.parquet"))
+    ]
+    if not frames:
+        return pd.DataFrame(columns=[*SCORE_COLUMNS, "source"])
+    return pd.concat(frames, ignore_index=True)[[*SCORE_COLUMNS, "source"]]
 
 
 def save_figure(out_dir: str | Path, name: str, fig: Any) -> list[Path]:

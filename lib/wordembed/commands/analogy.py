@@ -1,18 +1,26 @@
 """`wordembed analogy` (BATS / Google analogies) and `wordembed wordsim` (word-similarity benchmarks).
 
-Both take a model key, a model YAML or a word2vec/GloVe vector file, embed only the words they need (through
-the store, so a model's words are computed once), and write tables (CSV + Parquet) and ``metrics.json``.
+Each is a few lines around a task (:class:`wordembed.tasks.Analogies`, :class:`wordembed.tasks.WordSimilarity`):
+build it from the flags, embed the words it asks for (through the store, so a model's words are computed
+once; or from a word2vec/GloVe file), run it, save its result. The files are the task's (module docstrings
+of :mod:`wordembed.tasks.analogies` and :mod:`wordembed.tasks.word_similarity`), the same notebook 04 writes
+on the same parameters (tests/test_tasks.py), plus the names this command wrote before the task layer
+(:func:`_legacy_files`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
 from pathlib import Path
+from typing import Any
 
-from wordembed.analyses.analogy import ANSWER_RULES, GOOGLE_METHODS, METHODS
+from wordembed.analyses.analogy import ANSWER_RULES, METHODS
 from wordembed.commands.arguments import device_arg, out_dir, schema_int, writing
-from wordembed.study import bounds_text
+from wordembed.study import PARAMETERS, bounds_text
+from wordembed.vocabulary import ANALOGY_CANDIDATE_MODES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,13 +39,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         choices=list(METHODS),
         metavar="METHOD",
-        help=f"solvers: {', '.join(METHODS)} (default: 3CosAdd 3CosMul LRCos for BATS, 3CosAdd 3CosMul for Google)",
+        help=f"solvers: {', '.join(METHODS)} (default: {' '.join(PARAMETERS['analogy_methods'].default)}, "
+        "less those the Google set cannot ask)",
     )
     parser.add_argument(
         "--vocab",
-        default=None,
-        help="candidate answers: a vocabulary name (wordnet, bats, google, wordsim, study) or a file with one "
-        "word per line; the data set's own words are always added (default: BATS words + WordNet lemmas)",
+        default="wordnet",
+        help="the vocabulary whose words join the candidate answers: wordnet, bats, google, wordsim, study, or a "
+        "file with one word per line (default wordnet, as a study); the BATS and Google words are always added",
+    )
+    parser.add_argument(
+        "--vocab-limit",
+        type=schema_int("vocab_limit"),
+        default=0,
+        help=f"a seeded sample of this many vocabulary words, {bounds_text('vocab_limit')} (0: all; default 0)",
+    )
+    parser.add_argument(
+        "--candidates",
+        choices=list(ANALOGY_CANDIDATE_MODES),
+        default="bats+vocabulary",
+        help="candidate answers: BATS + vocabulary (default), the BATS words alone, or 'common': BATS + "
+        "vocabulary restricted to the words every model of --models covers (a study's default)",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=[],
+        metavar="MODEL",
+        help="with --candidates common: the other models of the comparison (read from the store)",
     )
     parser.add_argument(
         "--keep-question-words",
@@ -76,7 +105,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ws.add_argument("--model", required=True, help="model key, model YAML, or word2vec/GloVe vector file")
     ws.add_argument("--sets", nargs="+", default=None, help="benchmarks (default: all)")
     ws.add_argument(
-        "--lowercase", action="store_true", help="look words up in lower case (GloVe-style vocabularies)"
+        "--lowercase",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="look words up in lower case, as a study does (default; --no-lowercase keeps the sets' case)",
     )
     ws.add_argument(
         "--n-boot",
@@ -107,64 +139,43 @@ def _out_dir(args: argparse.Namespace, kind: str, suffix: str = "") -> Path:
 
 
 def _analogy(args: argparse.Namespace) -> int:
-    from wordembed.analyses.analogy import Candidates, default_candidates, solve_bats, solve_google
-    from wordembed.datasets import bats_words, load_bats, load_google_analogy, load_vocabulary
-    from wordembed.errors import ParameterError
-    from wordembed.results import write_metrics, write_table
-    from wordembed.sources import get_embeddings
+    from wordembed.analyses.analogy import Candidates
+    from wordembed.sources import classify_source, get_embeddings
+    from wordembed.tasks import Analogies, CandidateWords, candidate_name, candidate_pool
+    from wordembed.vocabulary import common_candidates, select_vocabulary
 
-    if args.dataset == "bats":
-        relations = load_bats()
-        data_words = bats_words(relations)
-        methods = args.method or ["3CosAdd", "3CosMul", "LRCos"]
-    else:
-        questions = load_google_analogy()
-        data_words = sorted(set(questions[["a", "b", "c", "d"]].to_numpy().ravel()))
-        methods = args.method or ["3CosAdd", "3CosMul"]
-        bad = [m for m in methods if m not in GOOGLE_METHODS]
-        if bad:
-            raise ParameterError(
-                f"--method {' '.join(bad)} not available for Google; valid: {', '.join(GOOGLE_METHODS)}"
-            )
-    if args.vocab:
-        vocab_name = args.vocab
-        words = sorted(set(load_vocabulary(args.vocab)) | set(data_words))
-    else:
-        vocab_name = "bats+wordnet"
-        words = default_candidates(data_words)
-    emb = get_embeddings(args.model, words, device=args.device)
-    cand = Candidates.from_embeddings(emb, words, name=vocab_name)
-    exclude = not args.keep_question_words
-    if args.dataset == "bats":
-        result = solve_bats(
-            emb,
-            relations,
-            methods=methods,
-            candidates=cand,
-            exclude_question_words=exclude,
-            answer_rule=args.answer_rule,
-            n_boot=args.n_boot,
-            seed=args.seed,
-        )
-    else:
-        result = solve_google(
-            emb,
-            questions,
-            methods=methods,
-            candidates=cand,
-            exclude_question_words=exclude,
-            n_boot=args.n_boot,
-            seed=args.seed,
-        )
+    classify_source(args.model)  # a bad --model fails before the data sets are read
+    vocab = select_vocabulary(args.vocab, args.vocab_limit, args.seed)
+    words = candidate_pool(vocab, args.candidates)
+    settings: dict[str, Any] = {
+        "dataset": args.dataset,
+        "methods": args.method,
+        "keep_question_words": args.keep_question_words,
+        "answer_rule": args.answer_rule,
+        "bootstrap": args.n_boot,
+        "seed": args.seed,
+    }
+    draft = Analogies(**settings, candidates=CandidateWords(words=words))  # validated before any model loads
+    emb = get_embeddings(args.model, draft.words(), device=args.device)
+    candidate_models = [emb.model or str(args.model)]
+    if args.candidates == "common":  # as notebook 04: the words every model of the comparison covers
+        candidate_models = list(dict.fromkeys([*candidate_models, *args.models]))
+        coverage = {
+            m: emb.words if m == candidate_models[0] else get_embeddings(m, words, device=args.device).words
+            for m in candidate_models
+        }
+        words = common_candidates(words, coverage)
+    name = candidate_name(args.candidates, args.vocab)
+    candidates = Candidates.from_embeddings(emb, words, name=name, models=candidate_models)
+    result = Analogies(**settings, candidates=candidates).run(emb)
     out = _out_dir(args, "analogy", f"-{args.dataset}")
-    metrics = result.to_dict()
-    metrics["setup"]["source"] = str(args.model)
+    record = result.metrics[args.dataset]
+    legacy = {"setup": record["setup"] | {"source": str(args.model)}, "overall": record["overall"],
+              "by_group": record["by_group"]}  # fmt: skip
     with writing("--out", out):
-        for name, table in result.tables().items():
-            write_table(out, name, table)
-        (out / "candidates.txt").write_text("\n".join(cand.words) + "\n", encoding="utf-8")
-        write_metrics(out, metrics)
-    unit = result.setup["interval_unit"]["overall"]
+        _save(result, out, {"candidates": candidates.describe(), **legacy})
+        _legacy_files(out, args.dataset)
+    unit = record["setup"]["interval_unit"]["overall"]
     for row in result.overall.to_dict("records"):
         degenerate = f", {row['degenerate']} degenerate" if row["degenerate"] else ""
         print(
@@ -173,34 +184,22 @@ def _analogy(args: argparse.Namespace) -> int:
             f"top-5 {row['top5']:.3f}, coverage {row['coverage']:.3f} ({row['questions']} questions{degenerate})"
         )
     print(f"intervals: 95% bootstrap over {unit}s (nan: --n-boot 0)")
-    print(f"candidates: {len(cand.words)} words; results in {out}")
+    print(f"candidates: {len(candidates.words)} words ({name}); results in {out}")
     return 0
 
 
 def _wordsim(args: argparse.Namespace) -> int:
-    from wordembed.analyses.word_similarity import evaluate_word_similarity
-    from wordembed.datasets import WORD_SIMILARITY_SETS, load_word_similarity
-    from wordembed.errors import ParameterError
-    from wordembed.results import write_metrics, write_table
-    from wordembed.sources import get_embeddings
+    from wordembed.sources import classify_source, get_embeddings
+    from wordembed.tasks import WordSimilarity
 
-    names = args.sets or list(WORD_SIMILARITY_SETS)
-    bad = [n for n in names if n not in WORD_SIMILARITY_SETS]
-    if bad:
-        raise ParameterError(f"--sets {' '.join(bad)} unknown; valid: {', '.join(WORD_SIMILARITY_SETS)}")
-    sets = {n: load_word_similarity(n) for n in names}
-    words = sorted({w for f in sets.values() for w in (*f["word1"].astype(str), *f["word2"].astype(str))})
-    if args.lowercase:
-        words = sorted({w.lower() for w in words})
-    emb = get_embeddings(args.model, words, device=args.device)
-    result = evaluate_word_similarity(emb, sets, lowercase=args.lowercase, n_boot=args.n_boot, seed=args.seed)
+    classify_source(args.model)
+    task = WordSimilarity(sets=args.sets, lowercase=args.lowercase, bootstrap=args.n_boot, seed=args.seed)
+    result = task.run(get_embeddings(args.model, task.words(), device=args.device))
     out = _out_dir(args, "wordsim")
-    metrics = result.to_dict()
-    metrics["setup"]["source"] = str(args.model)
+    record = result.metrics["word_similarity"]
+    legacy = {"setup": record["setup"] | {"source": str(args.model)}, "benchmarks": record["benchmarks"]}
     with writing("--out", out):
-        for name, table in result.tables().items():
-            write_table(out, name, table)
-        write_metrics(out, metrics)
+        _save(result, out, legacy)
     for row in result.summary.to_dict("records"):
         print(
             f"{row['benchmark']:>10}: rho {row['spearman']:.3f} [{row['spearman_low']:.3f}, "
@@ -208,3 +207,31 @@ def _wordsim(args: argparse.Namespace) -> int:
         )
     print(f"results in {out}")
     return 0
+
+
+def _save(result: Any, out: Path, record: dict[str, Any]) -> None:
+    """The task's files; ``record``: keys ``metrics.json`` also gets. Besides the shared keys (checked against the
+    task's own record) that is the section's record at the top level, where this command put it before the task
+    layer (tests/test_analogy.py and tests/test_word_similarity.py read it there)."""
+    from wordembed.tasks import Result
+
+    Result.combine(result, **record).save(out)
+
+
+LEGACY_TABLES: tuple[str, ...] = ("questions", "by_relation", "by_group", "overall")
+
+
+def _legacy_files(out: Path, dataset: str) -> None:
+    """``analogy_<table>`` beside ``<dataset>_<table>``, as hard links (a copy where links fail): the names
+    this command wrote before the task layer, read by tests/test_analogy.py and tests/test_core_install.py.
+    Drop once those read the task's names."""
+    for table in LEGACY_TABLES:
+        for ext in (".csv", ".parquet", ".meta.json"):
+            source, alias = out / f"{dataset}_{table}{ext}", out / f"analogy_{table}{ext}"
+            alias.unlink(missing_ok=True)
+            if not source.is_file():
+                continue
+            try:
+                os.link(source, alias)
+            except OSError:
+                shutil.copy2(source, alias)

@@ -1,0 +1,94 @@
+"""What docs/EXTENDING.md promises, done in a temporary registry: a word-similarity set from a file, and a task.
+
+Each extension is one registration; the registry is as it was after the ``with`` block, so nothing leaks into
+the other tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wordembed.embeddings import Embeddings
+from wordembed.errors import ParameterError
+from wordembed.results import load_results
+from wordembed.tasks.base import TASKS, Task
+from wordembed.tasks.result import Result
+from wordembed.tasks.scores import Metric, melt
+from wordembed.tasks.word_similarity import SIMILARITY_SETS, WordSimilarity, similarity_set_from_file
+
+COSINES = (0.95, 0.7, 0.4, 0.0, -0.5)
+SCORES = (5.0, 4.0, 2.0, 3.0, 1.0)
+RHO = 0.9  # ranks (5, 4, 3, 2, 1) against (5, 4, 2, 3, 1): 1 - 6 * 2 / (5 * 24)
+
+
+def _circle(cosines: tuple[float, ...]) -> Embeddings:
+    """Words x_i on the first axis and y_i at angle arccos(cosines[i]) from it: cos(x_i, y_i) is exact."""
+    words, rows = [], []
+    for i, cos in enumerate(cosines):
+        words += [f"x{i}", f"y{i}"]
+        rows += [[1.0, 0.0], [cos, np.sqrt(1 - cos**2)]]
+    return Embeddings(words, np.array(rows, dtype=np.float32), model="circle")
+
+
+def test_a_new_word_similarity_set_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.tsv"
+    path.write_text("".join(f"X{i}\ty{i}\t{s}\n" for i, s in enumerate(SCORES)), encoding="utf-8")  # X: lowercased
+    emb = _circle(COSINES)
+    with SIMILARITY_SETS.temporary(tiny=similarity_set_from_file(path)):
+        task = WordSimilarity(sets=["tiny"], bootstrap=0)
+        assert task.words() == sorted(f"{c}{i}" for i in range(5) for c in "xy")
+        result = task.run(emb)
+    summary = result.tables["wordsim_summary"].iloc[0]
+    assert (summary["benchmark"], summary["pairs"], summary["covered"]) == ("tiny", 5, 5)
+    assert summary["spearman"] == pytest.approx(RHO)
+    np.testing.assert_allclose(result.tables["wordsim_pairs"]["cosine"], COSINES, atol=1e-6)
+    assert result.scores.loc[0, "value"] == pytest.approx(RHO) and result.scores.loc[0, "dataset"] == "tiny"
+    assert "tiny" not in SIMILARITY_SETS  # the registry is back as it was
+    with pytest.raises(ParameterError, match=r"parameter 'sets': unknown set\(s\) \['tiny'\]; valid: simlex999"):
+        WordSimilarity(sets=["tiny"])
+
+
+class MeanNorm(Task):
+    """A new task: the mean vector length of some words (a toy, with everything a real one needs)."""
+
+    name: ClassVar[str] = "mean_norm"
+    vocabulary: list[str]
+
+    def words(self) -> list[str]:
+        return list(self.vocabulary)
+
+    def run(self, embeddings: Embeddings) -> Result:
+        covered = embeddings.subset(self.vocabulary)
+        summary = pd.DataFrame(
+            {"asked": [len(self.vocabulary)], "words": [len(covered)],
+             "mean_norm": [float(np.linalg.norm(covered.vectors, axis=1).mean())]}
+        )  # fmt: skip
+        summary["coverage"] = summary["words"] / summary["asked"]
+        scores = melt(
+            summary, [Metric("mean_norm", "mean_norm", "words")], coverage="coverage", model=embeddings.model,
+            task=self.name, dataset="toy", variant="raw", level="overall", subset="all", method="l2",
+        )  # fmt: skip
+        metrics = {"model": embeddings.model, "norms": summary.iloc[0].to_dict()}
+        return Result.of(self, "norms", {"norms_summary": summary}, scores, metrics)
+
+
+def test_a_new_task_in_a_temporary_registry(tmp_path: Path) -> None:
+    emb = Embeddings(["a", "b"], np.array([[3.0, 0.0], [0.0, 4.0]], dtype=np.float32), model="toy-model")
+    with TASKS.temporary(mean_norm=MeanNorm):
+        task = TASKS["mean_norm"](vocabulary=["a", "b", "absent"])
+        task.run(emb).save(tmp_path / "toy-model" / "08_norms")
+        with pytest.raises(ParameterError, match="mean_norm: parameter 'vocabulary' is required; unknown parameter 'vocab'; valid: vocabulary"):
+            TASKS["mean_norm"](vocab=["a"])
+    assert "mean_norm" not in TASKS
+    scores = load_results(tmp_path)
+    row = scores.iloc[0]
+    assert (row["model"], row["task"], row["metric"], row["n"]) == ("toy-model", "mean_norm", "mean_norm", 2)
+    assert row["value"] == pytest.approx(3.5) and row["coverage"] == pytest.approx(2 / 3)
+    back = Result.load(tmp_path / "toy-model" / "08_norms")
+    assert back.setup["norms"]["parameters"] == {"vocabulary": ["a", "b", "absent"]}
+    assert back.tables["norms_summary"]["mean_norm"].iloc[0] == pytest.approx(3.5)
