@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from wordembed.analyses import agreement as agreement_module
 from wordembed.analyses.agreement import (
     DEFAULT_CKA_BOOT,
     DEFAULT_KENDALL_BOOT,
@@ -15,6 +16,7 @@ from wordembed.analyses.agreement import (
     agreement_pairs,
     agreement_with,
     cka_interval,
+    cka_replicates,
     cka_subsample_interval,
     correlation_replicates,
     debiased_cka,
@@ -166,6 +168,39 @@ def test_cka_subsample_intervals_have_the_spread_of_a_full_sample():
         assert 0.6 < np.mean(implied[key]) / np.std(fresh[key]) < 1.5, key
 
 
+def test_cka_replicates_from_row_kernels_equal_the_per_replicate_feature_products():
+    """The fast path (all replicates from one pass over the n x n kernel blocks) against the straightforward
+    one (each replicate's centred Gram and cross products), in float64 to 1e-12 and in float32 as run."""
+    rng = np.random.default_rng(12)
+    n = 230
+    z = rng.standard_normal((n, 3))
+    mats = [z @ rng.standard_normal((3, d)) + rng.standard_normal((n, d)) + 5.0 for d in (4, 9, 17)]
+    pairs = [(0, 1), (2, 0), (1, 2)]
+    for subsample, m in ((True, 90), (False, 140)):
+        draws = [rng.choice(n, m, replace=False) if subsample else rng.integers(0, n, m) for _ in range(9)]
+        for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+            kw = dict(subsample=subsample, dtype=dtype)
+            ref = agreement_module._cka_replicates(mats, pairs, draws, method="feature", **kw)
+            fast = agreement_module._cka_replicates(mats, pairs, draws, method="kernel", **kw)
+            assert set(ref) == set(fast) == ({"cka", "cka_debiased"} if subsample else {"cka"})
+            for key in ref:
+                np.testing.assert_allclose(fast[key], ref[key], rtol=0, atol=tol)
+        weights = np.zeros((n, len(draws)))
+        for b, idx in enumerate(draws):
+            np.add.at(weights[:, b], idx, 1)
+        whole = agreement_module._cka_kernel_replicates(mats, pairs, weights, np.float64, block=n)
+        blocks = agreement_module._cka_kernel_replicates(mats, pairs, weights, np.float64, block=64)
+        np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-12)  # 4 x 4 blocks, the last one short
+    # the public function draws as before (one choice() per replicate) and picks the cheaper path
+    got = cka_replicates(mats, pairs, m=90, n_boot=5, seed=3)
+    r = np.random.default_rng(3)
+    draws = [r.choice(n, 90, replace=False) for _ in range(5)]
+    ref = agreement_module._cka_replicates(mats, pairs, draws, subsample=True, method="feature")
+    np.testing.assert_allclose(got["cka_debiased"], ref["cka_debiased"], rtol=0, atol=1e-5)
+    cost = agreement_module._cka_cost(8293, 4146, 100, {0: 384, 1: 512, 2: 50, 3: 576, 4: 640}, [(0, 1)] * 10)
+    assert cost["kernel"] < cost["feature"] / 4  # the default study's agreement: the kernel path
+
+
 # ---- neighbours ----
 
 
@@ -223,6 +258,47 @@ def test_rank_correlations_from_counts_equal_scipy_on_the_resample():
     for c in counts:
         i = np.repeat(np.arange(n), c)
         assert spearman_from_counts(x, y, c)[0] == pytest.approx(stats.spearmanr(x[i], y[i])[0], abs=1e-12)
+
+
+def test_kendall_replicates_from_one_shared_sort_are_scipys_bit_for_bit():
+    """Kendall's tau-b of every resample from one (x, y) sort, integer counts of discordant pairs and ties,
+    against one scipy call per resample; block sizes small enough that all three kinds of pairs occur."""
+    rng = np.random.default_rng(13)
+    cases = ((50, 4, 1), (401, 16, 1), (400, 7, None), (1000, None, 0), (3, None, None), (6, 2, 0))
+    for n, block, digits in cases:
+        x, y = rng.standard_normal(n), rng.standard_normal(n)
+        y = 0.4 * x + y
+        if digits is not None:  # ties in x, in y and in both
+            x, y = np.round(x, digits), np.round(y, digits)
+        counts = np.concatenate(
+            [
+                np.ones((1, n), dtype=np.int64),
+                *resample_counts(n, 25, seed=1),
+                *resample_counts(n, 8, seed=2, clusters=rng.integers(0, 4, n)),
+            ]
+        )
+        want = agreement_module._kendall_from_counts_scipy(x, y, counts)
+        got = agreement_module._KendallPlan.of(x, y, block=block).tau(counts)
+        np.testing.assert_array_equal(got, want)
+    constant = agreement_module._KendallPlan.of(np.ones(20), np.arange(20.0)).tau(np.ones((1, 20), int))
+    assert np.isnan(constant).all()
+
+
+def test_correlation_replicates_equal_the_per_model_pair_formulas():
+    """The batched path (ranks once per model, Kendall counts kept and one sort per model pair) against each
+    model pair on its own: Spearman from counts and one scipy Kendall call per replicate."""
+    rng = np.random.default_rng(14)
+    n = 300
+    base = rng.standard_normal(n)
+    cos = {m: np.round(base + s * rng.standard_normal(n), 2) for m, s in (("a", 0.5), ("b", 1.0), ("c", 2.0))}
+    pairs = [("a", "b"), ("a", "c"), ("b", "c")]
+    for clusters in (None, np.repeat(np.arange(10), 30)):
+        got = correlation_replicates(cos, pairs, n_boot=130, kendall_boot=40, seed=3, clusters=clusters)
+        counts = np.concatenate(list(resample_counts(n, 130, seed=3, clusters=clusters)))
+        for p, (a, b) in enumerate(pairs):
+            np.testing.assert_array_equal(got["spearman"][:, p], spearman_from_counts(cos[a], cos[b], counts))
+            want = agreement_module._kendall_from_counts_scipy(cos[a], cos[b], counts[:40])
+            np.testing.assert_array_equal(got["kendall"][:, p], want)
 
 
 def test_related_intervals_resample_relations_not_pairs():

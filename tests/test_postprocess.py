@@ -3,6 +3,8 @@ StandardScaler), Mu & Viswanath's D = d/100, and the rogue-dimension split (agai
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
@@ -135,6 +137,29 @@ def test_chunked_transforms_equal_one_pass(monkeypatch):
     parts = (center(x), standardize(x), all_but_the_top(x, 2), cosine_contributions(x)[1])
     for a, b in zip(whole, parts, strict=True):
         assert np.allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_anisotropy_variants_equal_the_separate_transforms_bit_for_bit(monkeypatch):
+    """anisotropy_variants makes all three in two passes; each must equal its own function exactly, chunked
+    or not (the same float64 chunks go through the same operations)."""
+    from wordembed.analyses import postprocess as pp
+
+    x = _anisotropic(257, 9)
+    x[5] = 0.0
+    x[:, 3] = 0.25  # a constant dimension
+    emb = Embeddings([f"w{i}" for i in range(257)], x, model="m")
+    for chunk in (None, 9 * 10):
+        if chunk:
+            monkeypatch.setattr(pp, "_CHUNK_VALUES", chunk)  # 10 rows a chunk, the last one short
+        v = anisotropy_variants(emb, 2)
+        np.testing.assert_array_equal(v["centered"].vectors, center(x))
+        np.testing.assert_array_equal(v["abtt2"].vectors, all_but_the_top(x, 2))
+        np.testing.assert_array_equal(v["standardized"].vectors, standardize(x))
+        assert all(e.vectors.dtype == np.float32 for e in v.values())
+    empty = Embeddings([], np.zeros((0, 9), np.float32), model="m")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the mean of no rows, as the separate functions give
+        assert list(anisotropy_variants(empty, 2)) == ["raw", "centered", "abtt2", "standardized"]
 
 
 def test_anisotropy_variants_order_names_and_options():

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from wordembed.analyses.allpairs import normalize_rows, pair_cosines
 from wordembed.analyses.related import auroc_from_placements, related_similarity
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
@@ -103,6 +104,21 @@ def test_auroc_from_placements_equals_sklearn_with_ties():
     left, right = np.searchsorted(rand, rel, "left"), np.searchsorted(rand, rel, "right")
     expected = roc_auc_score(np.r_[np.ones(40), np.zeros(300)], np.r_[rel, rand])
     assert auroc_from_placements(left, right, rand.size) == pytest.approx(expected)
+
+
+def test_cosines_from_the_rows_in_pairs_equal_normalising_every_row():
+    """Only the rows in a pair are normalised (row-wise, so the same float32 values as all rows)."""
+    emb, pairs = _world(3)
+    res = related_similarity(emb, pairs, n_random=500, seed=2, n_boot=0)
+    xn = normalize_rows(emb.vectors)
+    rows = emb.rows(res.pairs["source"]), emb.rows(res.pairs["target"])
+    np.testing.assert_array_equal(res.pairs["cosine"].to_numpy(), pair_cosines(xn, *rows))
+    rand = emb.rows(res.random["source"]), emb.rows(res.random["target"])
+    np.testing.assert_array_equal(res.random["cosine"].to_numpy(), pair_cosines(xn, *rand))
+    bad = emb.vectors.copy()
+    bad[-1, 0] = np.nan  # a word in no pair still makes the vectors invalid, as before
+    with pytest.raises(ParameterError, match="NaN"):
+        related_similarity(Embeddings(list(emb.words), bad, model="toy"), pairs, n_random=50, n_boot=0)
 
 
 def test_bad_input():

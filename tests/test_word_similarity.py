@@ -59,6 +59,21 @@ def test_spearman_and_coverage():
     assert table["cosine"].isna().sum() == 2 and len(human) == 5
 
 
+def test_interval_is_the_per_replicate_scipy_bootstrap():
+    """The batched Spearman replicates give the interval of bootstrap_ci over scipy's spearmanr (same draws)."""
+    from wordembed.analyses.bootstrap import bootstrap_ci
+
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(80)]
+    emb = Embeddings(words, rng.standard_normal((80, 6)).astype(np.float32), model="m")
+    scores = np.round(rng.uniform(0, 10, 40), 0)  # tied scores
+    pairs = pd.DataFrame({"word1": words[:40], "word2": words[40:], "score": scores})
+    row, table = evaluate_similarity(emb, pairs, n_boot=400, seed=9)
+    x, y = table["cosine"].to_numpy(), table["score"].to_numpy()
+    want = bootstrap_ci(lambda idx: spearmanr(x[idx], y[idx]).statistic, 40, n_boot=400, seed=9)
+    assert (row["spearman_low"], row["spearman_high"]) == pytest.approx(want, abs=1e-12)
+
+
 def test_lowercase_lookup_and_bad_columns():
     emb = toy()
     pairs = pd.DataFrame({"word1": ["A", "B", "A"], "word2": ["C", "d", "E"], "score": [3.0, 2.0, 1.0]})

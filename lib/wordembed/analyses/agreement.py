@@ -15,19 +15,21 @@ Every view is a square matrix over models with a bootstrap interval per cell, on
   of the unbiased HSIC estimator (Song et al. 2012; used for CKA by Nguyen, Raghu & Kornblith 2021 and
   Murphy et al. 2024, "Correcting biased centered kernel alignment"). Plain CKA is biased upwards when the
   dimension is large relative to the number of words (two independent random matrices score well above 0);
-  the debiased one is ~0 there. Both are computed in feature space, O(n d^2), never with an n x n matrix.
+  the debiased one is ~0 there. Both are computed in feature space, O(n d^2), never with an n x n matrix
+  (their subsample replicates may come from row-kernel blocks instead, see :func:`cka_replicates`).
 
 Intervals resample the unit that was sampled: random pairs are i.i.d. draws, so their correlations are
 bootstrapped over pairs; related pairs come in BATS relations (50 sources each, pairs of one relation alike),
 so theirs resample whole relations (a cluster bootstrap); Jaccard resamples words. Replicates are drawn as
 multiplicity counts, so Spearman's replicates are exact mid-rank correlations computed for all model pairs at
-once without sorting a resample (:func:`spearman_from_counts`). Kendall's tau has no such shortcut (one
-O(n log n) scipy call per replicate and model pair), so ``kendall_boot`` (default
-``min(n_boot, DEFAULT_KENDALL_BOOT)``) may differ from ``n_boot``. CKA replicates cost O(m d^2) each, hence
-``cka_boot`` (default ``min(n_boot, DEFAULT_CKA_BOOT)``) subsamples of at most half the words, drawn without
-replacement (duplicated rows are what debiased CKA assumes away) and shared by both CKAs, their spread scaled
-to the full sample (:func:`cka_subsample_interval`). Every count used is recorded in ``options``; ``n_boot``
-itself is honoured as given (0 = NaN intervals).
+once without sorting a resample (:func:`spearman_from_counts`). Kendall's replicates share one sort per model
+pair too (:class:`_KendallPlan`: scipy's values to the last bit) but still cost O(n sqrt(n)) each against
+Spearman's O(n), so ``kendall_boot`` (default ``min(n_boot, DEFAULT_KENDALL_BOOT)``) may differ from
+``n_boot``. CKA replicates cost O(m d^2) each in feature space (or, all together, O(n^2) per replicate and
+model pair from row kernels), hence ``cka_boot`` (default ``min(n_boot, DEFAULT_CKA_BOOT)``) subsamples of at
+most half the words, drawn without replacement (duplicated rows are what debiased CKA assumes away) and shared
+by both CKAs, their spread scaled to the full sample (:func:`cka_subsample_interval`). Every count used is
+recorded in ``options``; ``n_boot`` itself is honoured as given (0 = NaN intervals).
 """
 
 from __future__ import annotations
@@ -42,7 +44,15 @@ import pandas as pd
 from scipy import stats
 
 from wordembed.analyses.allpairs import normalize_rows, pair_cosines, random_pairs
-from wordembed.analyses.bootstrap import bootstrap_mean_ci, percentile_interval
+from wordembed.analyses.bootstrap import RankPlan as _RankPlan
+from wordembed.analyses.bootstrap import (
+    bootstrap_mean_ci,
+    column_dots,
+    counts_from_indices,
+    percentile_interval,
+    spearman_from_counts,  # noqa: F401  (public here since the agreement analysis introduced it)
+    weighted_corr,
+)
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
 
@@ -52,12 +62,14 @@ CORRELATIONS = ("spearman", "kendall")
 PAIR_SETS = ("random", "related")
 TABLE_COLUMNS = ["measure", "pairs", "model_a", "model_b", "value", "ci_low", "ci_high", "n"]
 #: CKA replicates when ``cka_boot`` is not given: ``min(n_boot, DEFAULT_CKA_BOOT)``. Each costs O(m x dims^2)
-#: per model and O(m x dims_a x dims_b) per model pair (~0.9 s for 5 models of 50-640 dims and m = 5,000 on
-#: a loaded 2-core machine) and serves linear and debiased CKA at once
+#: per model and O(m x dims_a x dims_b) per model pair in feature space, or O(n^2) per model and model pair
+#: from row kernels (the default study's path: 5 models of 50-640 dims, n = 8,293, m = 4,146), and serves
+#: linear and debiased CKA at once
 DEFAULT_CKA_BOOT = 100
-#: Kendall replicates when ``kendall_boot`` is not given: ``min(n_boot, DEFAULT_KENDALL_BOOT)``. Each costs one
-#: O(n log n) scipy call per model pair (measured ~8 ms for 20,000 pairs on a loaded 2-core machine, so 1000
-#: replicates for 10 model pairs take ~90 s, for the 36 pairs of 9 models ~5 min); Spearman's 1000 take ~5 s
+#: Kendall replicates when ``kendall_boot`` is not given: ``min(n_boot, DEFAULT_KENDALL_BOOT)``. Each costs
+#: O(n sqrt(n)) per model pair from one shared sort (:class:`_KendallPlan`; one scipy call each was ~8 ms for
+#: 20,000 pairs on a loaded 2-core machine, the shared sort is ~3x faster there and ~7x for 6,000 pairs),
+#: several times a Spearman replicate
 DEFAULT_KENDALL_BOOT = 200
 #: the most rows per CKA subsample (at most half the words are drawn) when ``cka_boot_words`` is not given
 DEFAULT_CKA_BOOT_WORDS = 10_000
@@ -182,23 +194,145 @@ def cka_replicates(
     ``subsample`` draws ``m`` distinct rows per replicate and gives both ``cka`` and ``cka_debiased``;
     otherwise ``m`` rows are drawn with replacement and only ``cka`` is given, since a repeated row re-creates
     exactly the "self" kernel entries the unbiased estimator removes (it would bias the debiased replicates
-    upwards). Each model's Gram matrix is computed once per replicate, each cross product once per model pair.
+    upwards). The replicates are computed whichever way costs fewer products (:func:`_cka_cost`): per
+    replicate in feature space (each model's Gram matrix once, each cross product once per model pair), or
+    for all replicates at once from the row kernels (:func:`_cka_kernel_replicates`), the same numbers to
+    float32 rounding.
     """
     n = mats[0].shape[0]
     rng = np.random.default_rng(seed)
-    xf = [np.asarray(x, dtype=np.float32) for x in mats]
+    # one choice() per replicate: its stream cannot be drawn as one array (integers() can, tested)
+    draws = (
+        [rng.choice(n, size=m, replace=False) for _ in range(n_boot)]
+        if subsample
+        else list(rng.integers(0, n, size=(n_boot, m)))
+    )
+    return _cka_replicates(mats, model_pairs, draws, subsample=subsample, dtype=np.float32)
+
+
+def _cka_cost(
+    n: int, m: int, n_boot: int, dims: Mapping[int, int], model_pairs: Sequence[tuple[int, int]]
+) -> dict[str, float]:
+    """Multiply-adds of the two ways to n_boot CKA replicates on m of n rows (kernel: upper-triangle blocks)."""
+    grams = sum(d * d for d in dims.values()) / 2  # symmetric products
+    feature = n_boot * m * (grams + sum(dims[a] * dims[b] for a, b in model_pairs))
+    combos = len(model_pairs) + len(dims)
+    kernel = n * n / 2 * (sum(dims.values()) + n_boot * (2 * len(dims) + combos))
+    return {"feature": feature, "kernel": kernel}
+
+
+def _cka_replicates(
+    mats: Sequence[np.ndarray],
+    model_pairs: Sequence[tuple[int, int]],
+    draws: Sequence[np.ndarray],
+    *,
+    subsample: bool,
+    dtype: type = np.float32,
+    method: str = "auto",
+) -> dict[str, np.ndarray]:
+    """CKA replicates on the given row draws, by ``method`` "feature", "kernel" or "auto" (the cheaper)."""
+    n = mats[0].shape[0]
     used = sorted({k for pair in model_pairs for k in pair})
     keys = ("cka", "cka_debiased") if subsample else ("cka",)
-    out = {key: np.full((n_boot, len(model_pairs)), np.nan) for key in keys}
-    for b in range(n_boot):
-        idx = rng.choice(n, size=m, replace=False) if subsample else rng.integers(0, n, size=m)
-        parts = {k: _CkaParts.of(_centred(xf[k][idx], np.float32)) for k in used}
+    out = {key: np.full((len(draws), len(model_pairs)), np.nan) for key in keys}
+    if not draws or not model_pairs:
+        return out
+    m = len(draws[0])
+    if method == "auto":
+        cost = _cka_cost(n, m, len(draws), {k: mats[k].shape[1] for k in used}, model_pairs)
+        method = "kernel" if cost["kernel"] < cost["feature"] else "feature"
+    if method == "kernel":
+        weights = counts_from_indices(np.stack(draws), n).T.astype(dtype)
+        pos = [(used.index(a), used.index(b)) for a, b in model_pairs]
+        lin, deb = _cka_kernel_replicates([mats[k] for k in used], pos, weights, dtype)
+        out["cka"][:] = lin
+        if subsample:
+            out["cka_debiased"][:] = deb
+        return out
+    xf = {k: np.asarray(mats[k], dtype=dtype) for k in used}
+    for b, idx in enumerate(draws):
+        parts = {k: _CkaParts.of(_centred(xf[k][idx], dtype)) for k in used}
         for p, (ka, kb) in enumerate(model_pairs):
             linear, debiased = _cka_both(parts[ka], parts[kb])
             out["cka"][b, p] = linear
             if subsample:
                 out["cka_debiased"][b, p] = debiased
     return out
+
+
+#: rows per kernel block in :func:`_cka_kernel_replicates` (a few MB per model per block)
+CKA_KERNEL_BLOCK = 1024
+
+
+def _cka_kernel_replicates(
+    mats: Sequence[np.ndarray],
+    model_pairs: Sequence[tuple[int, int]],
+    weights: np.ndarray,
+    dtype: type = np.float32,
+    block: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linear and debiased CKA of every replicate (columns of ``weights``: row counts) from row kernels.
+
+    With K = XX' (X centred once over all rows) and a replicate's counts c (m = sum c), the centred cross
+    term is ||X'CY - m mu nu'||^2 = c'(K o L)c - (2/m) sum_i c_i (Kc)_i (Lc)_i + (c'Kc)(c'Lc) / m^2, and the
+    centred row norms^2 are K_ii - 2 (Kc)_i / m + c'Kc / m^2. So all replicates need only Kc and
+    c'(K o L)c for each model and pair of models, one pass over the upper-triangle blocks of the n x n
+    kernels: O(n^2 (dims + replicates x (models + pairs))) products in place of O(replicates x m x dims^2),
+    cheaper when there are several models and replicates of many rows. The debiased values assume 0/1
+    weights (subsamples). Returns two (replicates, pairs) arrays.
+    """
+    n, reps = weights.shape
+    block = int(block or CKA_KERNEL_BLOCK)
+    xc = [_centred(x, dtype) for x in mats]
+    diag = [np.einsum("ij,ij->i", x, x, dtype=np.float64) for x in xc]
+    combos = sorted({(min(a, b), max(a, b)) for a, b in model_pairs} | {(a, a) for a in range(len(xc))})
+    kc = [np.zeros((n, reps)) for _ in xc]
+    q = {c: np.zeros(reps) for c in combos}
+    edges = list(range(0, n, max(1, block)))
+    prod = np.empty((min(block, n),) * 2, dtype=dtype)
+    for i0 in edges:
+        i1 = min(n, i0 + block)
+        ci = weights[i0:i1]
+        for j0 in edges[edges.index(i0) :]:
+            j1 = min(n, j0 + block)
+            cj = weights[j0:j1]
+            kern = [x[i0:i1] @ x[j0:j1].T for x in xc]
+            for a, k in enumerate(kern):
+                kc[a][i0:i1] += k @ cj
+                if j0 != i0:
+                    kc[a][j0:j1] += k.T @ ci
+            twice = 1.0 if j0 == i0 else 2.0  # an off-diagonal block stands for its mirror image too
+            p = prod[: i1 - i0, : j1 - j0]
+            for a, b in combos:
+                np.multiply(kern[a], kern[b], out=p)
+                q[a, b] += twice * np.einsum("ib,ib->b", ci, p @ cj, dtype=np.float64)
+    w = weights.astype(np.float64)
+    m = w.sum(axis=0)
+    t = [np.einsum("ib,ib->b", w, k) for k in kc]
+
+    def cross(a: int, b: int) -> np.ndarray:
+        mixed = np.einsum("ib,ib,ib->b", w, kc[a], kc[b])
+        return q[min(a, b), max(a, b)] - 2.0 / m * mixed + t[a] * t[b] / m**2
+
+    sq = [d[:, None] - 2.0 * k / m + tt / m**2 for d, k, tt in zip(diag, kc, t, strict=True)]
+    total = [np.einsum("ib,ib->b", w, s) for s in sq]
+
+    def hsic(a: int, b: int, cross_ab: np.ndarray) -> np.ndarray:
+        dot = np.einsum("ib,ib,ib->b", w, sq[a], sq[b])
+        return (cross_ab - dot * m / (m - 2) + total[a] * total[b] / ((m - 1) * (m - 2))) / (m * (m - 3))
+
+    gram = [cross(a, a) for a in range(len(xc))]
+    self_h = [hsic(a, a, gram[a]) for a in range(len(xc))]
+    lin = np.full((reps, len(model_pairs)), np.nan)
+    deb = np.full((reps, len(model_pairs)), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for p, (a, b) in enumerate(model_pairs):
+            c = cross(a, b)
+            denom = np.sqrt(gram[a] * gram[b])
+            lin[:, p] = np.where(denom > 0, c / denom, np.nan)
+            ok = (self_h[a] > 0) & (self_h[b] > 0) & (m >= 4)
+            deb[:, p] = np.where(ok, hsic(a, b, c) / np.sqrt(self_h[a] * self_h[b]), np.nan)
+    return lin, deb
 
 
 def _shifted_interval(reps: np.ndarray, estimate: float, ci: float, shrink: float) -> tuple[float, float]:
@@ -344,65 +478,182 @@ def resample_counts(
         yield per_unit if codes is None else per_unit[:, codes]
 
 
-@dataclass(frozen=True)
-class _RankPlan:
-    """One array's sort order and tie groups, so that any reweighting of it is ranked without sorting."""
+#: positions per dense block of the weighted inversion count (:class:`_KendallPlan`), ~sqrt(n) within these
+#: bounds; float32 products of these blocks stay exact integers while block x the largest count < 2**24
+KENDALL_BLOCKS = (32, 512)
+_BLAS_CONTROLLER: Any = None
 
-    order: np.ndarray  # argsort of the values
-    group: np.ndarray  # tie group of each sorted position
-    ends: np.ndarray  # last sorted position of each tie group
+
+def _one_blas_thread() -> Any:
+    """OpenBLAS limited to one thread: on 2 shared cores its second thread spins between many small products
+    (the Kendall blocks) and made them up to 10x slower. The controller is made once (it lists libraries)."""
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def kendall_block(n: int) -> int:
+    """Block size for n items: the power of two nearest 2 sqrt(n), within :data:`KENDALL_BLOCKS`. It balances
+    the dense block products (O(n s) per replicate) against the block grid (O((n / s)^2) per replicate):
+    measured best at 256 for 20,000 items and 128 for 6,000 (3x and 7x faster than scipy per replicate)."""
+    lo, hi = KENDALL_BLOCKS
+    return int(min(hi, max(lo, 2 ** round(np.log2(max(n, 1)) / 2 + 1))))
+
+
+def _dense_inversions(w: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """sum_blocks w_blk' A_blk w_blk per row of ``w`` (replicates x positions), blocks of ``within.shape[1]``.
+
+    One batched matrix product: exact, because every partial sum is an integer below 2**24 in float32
+    (checked; float64 otherwise) and the final sums are taken in float64.
+    """
+    nb, s, _ = within.shape
+    reps, n = w.shape
+    dtype = np.float32 if int(w.max(initial=0)) * s < 2**24 else np.float64
+    blk = np.zeros((reps, nb * s), dtype=dtype)
+    blk[:, :n] = w
+    blk = np.ascontiguousarray(blk.reshape(reps, nb, s).transpose(1, 0, 2))  # (blocks, replicates, s)
+    with _one_blas_thread():
+        prod = np.matmul(blk, within.astype(dtype, copy=False))
+    return np.rint(np.einsum("kbs,kbs->b", prod, blk, dtype=np.float64)).astype(np.int64)
+
+
+def _block_matrices(p: np.ndarray, q: np.ndarray, keep: np.ndarray | None, s: int) -> np.ndarray:
+    """(blocks, s, s) 0/1 matrices [q_k < q_l and p_k > p_l (and keep_k != keep_l)] over blocks of s items."""
+    nb = -(-p.size // s)
+    pad = nb * s - p.size
+    pp = np.r_[p, np.full(pad, -1)].reshape(nb, s)  # padding is never above anything: no inversions
+    qq = np.r_[q, np.arange(p.size, p.size + pad)].reshape(nb, s)
+    a = (qq[:, :, None] < qq[:, None, :]) & (pp[:, :, None] > pp[:, None, :])
+    if keep is not None:
+        kk = np.r_[keep, np.arange(-pad, 0)].reshape(nb, s)
+        a &= kk[:, :, None] != kk[:, None, :]
+    return a.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _KendallPlan:
+    """Kendall's tau-b of any reweighting of one pair of arrays, from one shared sort (scipy's, exactly).
+
+    scipy's tau-b is (tot - xtie - ytie + ntie - 2 dis) / sqrt(tot - xtie) / sqrt(tot - ytie), dis being
+    the discordant pairs: the inversions of y's dense ranks p once the items are in (x, y) order. In a
+    resample with counts w the copies of an item are tied with it in x, y and both, so every term is a
+    sum over this one fixed order: tie totals sum w over tie groups, and dis = sum_{k<l} w_k w_l [p_k > p_l].
+    For dis the positions are cut into blocks of ``s`` consecutive positions (x-blocks) and of ``s``
+    consecutive places in (p, position) order (y-blocks): a pair in different x- and y-blocks is discordant
+    exactly when its x-block order and y-block order disagree, which 2-D prefix sums of the block-grid
+    totals count; pairs sharing an x-block, or a y-block but not an x-block, are counted by fixed 0/1
+    block matrices, as one batched product per kind. Integer arithmetic throughout: the replicates are
+    scipy's to the last bit, at O(n s) per replicate instead of a sort.
+    """
+
+    order: np.ndarray  # items in (x, y) order
+    x_starts: np.ndarray | None  # first position of each tie group in x (None: no ties)
+    y_order: np.ndarray  # positions in (p, position) order
+    y_starts: np.ndarray | None  # first place of each tie group in y along y_order (None: no ties)
+    xy_starts: np.ndarray | None  # first position of each joint tie group (None: none)
+    within_x: np.ndarray  # (x-blocks, s, s)
+    within_y: np.ndarray  # (y-blocks, s, s), pairs of one x-block masked out
+    cell_order: np.ndarray  # positions sorted by grid cell
+    cell_starts: np.ndarray  # first place of each non-empty cell along cell_order
+    cells: np.ndarray  # flat index (x-block * G + y-block) of each non-empty cell
+    grid: int  # G: blocks per side
 
     @classmethod
-    def of(cls, x: np.ndarray) -> _RankPlan:
-        x = np.asarray(x)
-        order = np.argsort(x, kind="stable")
-        xs = x[order]
-        new = np.r_[True, xs[1:] != xs[:-1]] if xs.size else np.zeros(0, bool)
-        starts = np.flatnonzero(new)
-        return cls(order, np.cumsum(new) - 1, np.r_[starts[1:] - 1, xs.size - 1].astype(np.int64))
+    def of(cls, x: np.ndarray, y: np.ndarray, block: int | None = None) -> _KendallPlan:
+        x, y = np.asarray(x), np.asarray(y)
+        order = np.lexsort((y, x))
+        xs, ys = x[order], y[order]
+        n = xs.size
+        _, p = np.unique(ys, return_inverse=True)  # dense ranks of y, along the order
+        pos = np.arange(n)
 
-    def centred_ranks(self, counts: np.ndarray) -> np.ndarray:
-        """Mid-ranks each item would have in the resample ``counts`` describes, minus the mean rank (N+1)/2.
+        def starts(new: np.ndarray) -> np.ndarray | None:
+            return None if new.all() else np.flatnonzero(new)
 
-        In a resample, item k's copies and every item tied with it form one tie group; its mid-rank is the
-        number of resampled items below the group plus (group size + 1) / 2, read off cumulative counts.
-        """
-        cum = np.cumsum(counts[:, self.order], axis=1)[:, self.ends].astype(np.float64)
-        below = np.concatenate([np.zeros((cum.shape[0], 1)), cum[:, :-1]], axis=1)
-        mid = below + (cum - below + 1.0) / 2.0
-        ranks = np.empty(counts.shape, dtype=np.float64)
-        ranks[:, self.order] = mid[:, self.group]
-        return ranks - ((cum[:, -1] + 1.0) / 2.0)[:, None]
+        x_new = np.r_[True, xs[1:] != xs[:-1]] if n else np.zeros(0, bool)
+        xy_new = x_new | np.r_[True, ys[1:] != ys[:-1]] if n else np.zeros(0, bool)
+        y_order = np.lexsort((pos, p))
+        py = p[y_order]
+        y_new = np.r_[True, py[1:] != py[:-1]] if n else np.zeros(0, bool)
+        s = int(max(1, block or kendall_block(n)))
+        grid = max(1, -(-n // s))
+        place = np.empty(n, dtype=np.int64)
+        place[y_order] = pos
+        cell = (pos // s) * grid + place // s
+        cell_order = np.argsort(cell, kind="stable")
+        cs = cell[cell_order]
+        cell_new = np.r_[True, cs[1:] != cs[:-1]] if n else np.zeros(0, bool)
+        return cls(
+            order=order,
+            x_starts=starts(x_new),
+            y_order=y_order,
+            y_starts=starts(y_new),
+            xy_starts=starts(xy_new),
+            within_x=_block_matrices(p, pos, None, s),
+            within_y=_block_matrices(py, y_order, y_order // s, s),
+            cell_order=cell_order,
+            cell_starts=np.flatnonzero(cell_new),
+            cells=cs[cell_new],
+            grid=grid,
+        )
 
+    def discordant(self, w: np.ndarray) -> np.ndarray:
+        """sum_{k<l} w_k w_l [p_k > p_l] per row of ``w`` (replicates x positions in (x, y) order), int64."""
+        reps = w.shape[0]
+        g = self.grid
+        h = np.zeros((reps, g * g), dtype=np.int64)
+        if w.shape[1]:
+            h[:, self.cells] = np.add.reduceat(w[:, self.cell_order], self.cell_starts, axis=1)
+        h = h.reshape(reps, g, g)  # [replicate, x-block, y-block]
+        # a cell's discordant partners: earlier x-blocks, later y-blocks = (all of the earlier x-blocks) -
+        # (their y-blocks up to this one's); float64 holds these integer sums exactly
+        earlier = np.cumsum(h, axis=1, dtype=np.float64) - h
+        upto = np.cumsum(earlier, axis=2)
+        cross = np.einsum("bi,bi->b", h.sum(axis=2), upto[:, :, -1]) - np.einsum("bij,bij->b", h, upto)
+        cross = np.rint(cross).astype(np.int64)
+        same_x = _dense_inversions(w, self.within_x)
+        return cross + same_x + _dense_inversions(w[:, self.y_order], self.within_y)
 
-def spearman_from_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Spearman's rho of every resample ``counts`` (replicates x items) describes, without forming it.
+    def tau(self, counts: np.ndarray) -> np.ndarray:
+        """Kendall's tau-b of every resample ``counts`` (replicates x items) describes; NaN as _rank_corr."""
+        w = np.atleast_2d(counts)[:, self.order].astype(np.int64)
 
-    Equal to ``scipy.stats.spearmanr(x[idx], y[idx])`` for the index array ``idx`` with those counts: the
-    Pearson correlation of mid-ranks, weighted by the counts.
-    """
-    counts = np.atleast_2d(counts)
-    rx, ry = _RankPlan.of(x).centred_ranks(counts), _RankPlan.of(y).centred_ranks(counts)
-    wx = counts * rx
-    return _weighted_corr(wx, rx, counts * ry, ry)
+        def pairs_within(groups: np.ndarray) -> np.ndarray:
+            return (groups * (groups - 1) // 2).sum(axis=1)
 
-
-def _weighted_corr(wx: np.ndarray, rx: np.ndarray, wy: np.ndarray, ry: np.ndarray) -> np.ndarray:
-    vx = np.einsum("ij,ij->i", wx, rx)
-    vy = np.einsum("ij,ij->i", wy, ry)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.einsum("ij,ij->i", wx, ry) / np.sqrt(vx * vy)
+        copies = pairs_within(w)  # an item's copies: tied in x, y and both (all there is without ties)
+        total = w.sum(axis=1)
+        tot = total * (total - 1) // 2
+        xtie = copies if self.x_starts is None else pairs_within(np.add.reduceat(w, self.x_starts, axis=1))
+        ytie = (
+            copies
+            if self.y_starts is None
+            else pairs_within(np.add.reduceat(w[:, self.y_order], self.y_starts, axis=1))
+        )
+        ntie = copies if self.xy_starts is None else pairs_within(np.add.reduceat(w, self.xy_starts, axis=1))
+        con_minus_dis = tot - xtie - ytie + ntie - 2 * self.discordant(w)
+        undefined = (total < MIN_PAIRS) | (xtie == tot) | (ytie == tot)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tau = con_minus_dis / np.sqrt(tot - xtie) / np.sqrt(tot - ytie)
+        tau = np.minimum(1.0, np.maximum(-1.0, tau))
+        tau[undefined] = np.nan
+        return tau
 
 
 def kendall_from_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Kendall's tau-b of every resample ``counts`` describes (one scipy call per replicate)."""
+    """Kendall's tau-b of every resample ``counts`` describes: scipy's value on each resample, bit for bit,
+    with one shared sort for all replicates (:class:`_KendallPlan`) instead of one scipy call each."""
+    return _KendallPlan.of(x, y).tau(np.atleast_2d(counts))
+
+
+def _kendall_from_counts_scipy(x: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The straightforward form: one scipy call per replicate on the resample (the reference of the tests)."""
     counts = np.atleast_2d(counts)
     items = np.arange(counts.shape[1])
-    out = np.empty(counts.shape[0])
-    for r, c in enumerate(counts):
-        idx = np.repeat(items, c)
-        out[r] = _rank_corr("kendall", x[idx], y[idx])
-    return out
+    return np.array([_rank_corr("kendall", x[idx], y[idx]) for idx in (np.repeat(items, c) for c in counts)])
 
 
 def _rank_corr(measure: str, x: np.ndarray, y: np.ndarray) -> float:
@@ -425,7 +676,9 @@ def correlation_replicates(
     """Replicates of each rank correlation for every model pair, on one pair set: measure -> (reps, pairs).
 
     All model pairs see the same resamples; Kendall uses the first ``kendall_boot`` of Spearman's.
-    ``clusters`` switches to the cluster bootstrap (see :func:`resample_counts`).
+    ``clusters`` switches to the cluster bootstrap (see :func:`resample_counts`). Each model's ranks of a
+    block of replicates are made once and serve all its model pairs; Kendall's counts are kept and each
+    model pair sorted once for all of them.
     """
     names = sorted({m for pair in model_pairs for m in pair})
     n = next(iter(cos.values())).size
@@ -438,22 +691,25 @@ def correlation_replicates(
     if units < 2:  # one pair or one relation: nothing to resample
         return {m: out[m] for m in measures if m in CORRELATIONS}
     plans = {m: _RankPlan.of(cos[m]) for m in names} if want["spearman"] else {}
+    kendall_counts: list[np.ndarray] = []
     done = 0
     for counts in resample_counts(n, max(want.values()), seed=seed, clusters=clusters):
         take = min(counts.shape[0], want["spearman"] - done)
         if take > 0:
-            c = counts[:take]
-            ranks = {m: plans[m].centred_ranks(c) for m in names}
+            c = np.ascontiguousarray(counts[:take].T)  # items x replicates, see RankPlan.doubled_ranks_t
+            ranks = {m: plans[m].doubled_ranks_t(c) for m in names}  # the doubling cancels in rho
             weighted = {m: c * ranks[m] for m in names}
+            var = {m: column_dots(weighted[m], ranks[m]) for m in names}
             for p, (a, b) in enumerate(model_pairs):
-                out["spearman"][done : done + take, p] = _weighted_corr(
-                    weighted[a], ranks[a], weighted[b], ranks[b]
-                )
+                out["spearman"][done : done + take, p] = weighted_corr(weighted[a], var[a], ranks[b], var[b])
         take = min(counts.shape[0], want["kendall"] - done)
         if take > 0:
-            for p, (a, b) in enumerate(model_pairs):
-                out["kendall"][done : done + take, p] = kendall_from_counts(cos[a], cos[b], counts[:take])
+            kendall_counts.append(counts[:take])
         done += counts.shape[0]
+    if kendall_counts:
+        for p, (a, b) in enumerate(model_pairs):
+            plan = _KendallPlan.of(cos[a], cos[b])
+            out["kendall"][:, p] = np.concatenate([plan.tau(c) for c in kendall_counts])
     return {m: out[m] for m in measures if m in CORRELATIONS}
 
 

@@ -177,13 +177,62 @@ def anisotropy_variants(
     ``abttD`` out). ``standardized=False`` leaves that variant out (it costs one more all-pairs pass). "raw"
     is ``emb`` itself; the others are new :class:`Embeddings` whose model name carries the tag.
     """
-    d = abtt_dimensions(_array(emb.vectors).shape[1], abtt_components)
-    variants = {"raw": emb, "centered": postprocess(emb, center_vectors=True)}
-    if d:
-        variants[f"abtt{d}"] = postprocess(emb, abtt=d)
+    x = _array(emb.vectors)
+    d = abtt_dimensions(x.shape[1], abtt_components)
+    if x.shape[0] == 0:
+        variants = {"raw": emb, "centered": postprocess(emb, center_vectors=True)}
+        if d:
+            variants[f"abtt{d}"] = postprocess(emb, abtt=d)
+        if standardized:
+            variants["standardized"] = postprocess(emb, standardize=True)
+        return variants
+    tags = {"centered": "centered", **({f"abtt{d}": f"abtt{d}"} if d else {})}
     if standardized:
-        variants["standardized"] = postprocess(emb, standardize=True)
-    return variants
+        tags["standardized"] = "standardized"
+    vectors = _variant_vectors(x, d, standardized)
+    missing = list(emb.missing)
+    return {"raw": emb} | {
+        name: Embeddings(list(emb.words), vectors[name], missing=missing, model=f"{emb.model}+{tag}")
+        for name, tag in tags.items()
+    }
+
+
+def _variant_vectors(x: np.ndarray, d: int, standardized: bool) -> dict[str, np.ndarray]:
+    """:func:`center`, :func:`all_but_the_top` (``d`` > 0) and :func:`standardize` of ``x`` in two passes.
+
+    The same operations on the same float64 chunks as the three functions, hence the same float32 values
+    (tested), but the mean once, the scatter matrix and the squared deviations from one pass, and the three
+    outputs from one more: each chunk is converted and centred once instead of five times.
+    """
+    mean = x.mean(axis=0, dtype=np.float64)
+    scatter = np.zeros((x.shape[1], x.shape[1]), dtype=np.float64) if d else None
+    sq = np.zeros(x.shape[1], dtype=np.float64) if standardized else None
+    if d or standardized:
+        for rows in _chunks(x):
+            xc = x[rows].astype(np.float64) - mean
+            if scatter is not None:
+                scatter += xc.T @ xc
+            if sq is not None:
+                sq += np.einsum("ij,ij->j", xc, xc)
+    u = np.linalg.eigh(scatter)[1][:, ::-1][:, :d].T.copy() if scatter is not None else None
+    scale = None
+    if sq is not None:
+        std = np.sqrt(sq / x.shape[0])
+        constant = (x.max(axis=0) == x.min(axis=0)) | ~(std > 0)
+        scale = np.divide(1.0, std, out=np.zeros_like(std), where=~constant)
+    out = {"centered": np.empty(x.shape, dtype=np.float32)}
+    if u is not None:
+        out[f"abtt{d}"] = np.empty(x.shape, dtype=np.float32)
+    if scale is not None:
+        out["standardized"] = np.empty(x.shape, dtype=np.float32)
+    for rows in _chunks(x):
+        xc = x[rows].astype(np.float64) - mean
+        out["centered"][rows] = xc
+        if u is not None:
+            out[f"abtt{d}"][rows] = xc - (xc @ u.T) @ u
+        if scale is not None:
+            out["standardized"][rows] = xc * scale
+    return out
 
 
 def cosine_contributions(x: np.ndarray) -> tuple[float, np.ndarray]:

@@ -237,10 +237,10 @@ def related_similarity(
         raise ParameterError(
             f"related pairs: {emb.model or 'the model'} covers no pair (all {len(pairs)} dropped)"
         )
-    xn = normalize_rows(emb.vectors)
+    vectors = np.asarray(emb.vectors)
+    if not np.isfinite(vectors.astype(np.float32, copy=False)).all():
+        normalize_rows(vectors)  # raises, naming the first bad row, as normalising every row did
     rs, rt = rows_s[ok], rows_t[ok]
-    kept["cosine"] = pair_cosines(xn, rs, rt)
-    kept["weight"] = _weights(kept)
 
     related_rows = np.unique(np.concatenate([rs, rt]))
     if baseline == "same_words" or (baseline == "frequency_matched" and vocabulary is None):
@@ -262,7 +262,12 @@ def related_similarity(
         ra, rb = _draw_frequency_matched(rs, rt, vocab_rows, freq_of, n_rand, exclude, n_rows, seed)
     else:
         ra, rb = _draw_uniform(vocab_rows, n_rand, exclude, n_rows, seed)
-    rand = pair_cosines(xn, ra, rb)
+    # unit rows only for the words in a pair: row-wise, so the very values of normalising all rows (tested)
+    used = np.unique(np.concatenate([rs, rt, ra, rb]))
+    xn = normalize_rows(vectors[used])
+    kept["cosine"] = pair_cosines(xn, np.searchsorted(used, rs), np.searchsorted(used, rt))
+    kept["weight"] = _weights(kept)
+    rand = pair_cosines(xn, np.searchsorted(used, ra), np.searchsorted(used, rb))
     random_frame = pd.DataFrame({"source": words[ra], "target": words[rb], "cosine": rand})
 
     summary = _summarize(kept, pairs, self_pair, rand, n_boot=n_boot, ci=ci, seed=seed)

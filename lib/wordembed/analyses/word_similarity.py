@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from wordembed.analyses.bootstrap import DEFAULT_REPLICATES, bootstrap_ci
+from wordembed.analyses.bootstrap import DEFAULT_REPLICATES, bootstrap_spearman_ci
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
 
@@ -99,9 +99,8 @@ def evaluate_similarity(
     x, y = cos[ok], human[ok]
     rho = spearman(x, y)
     if n_boot and ok.sum() >= 3:
-        low, high = bootstrap_ci(
-            lambda idx: spearman(x[idx], y[idx]), int(ok.sum()), n_boot=n_boot, seed=seed
-        )
+        # bootstrap_ci(lambda idx: spearman(x[idx], y[idx]), ...) with the same draws, replicates batched
+        low, high = bootstrap_spearman_ci(x, y, n_boot=n_boot, seed=seed)
     else:
         low, high = float("nan"), float("nan")
     row = {
