@@ -257,3 +257,46 @@ def test_threaded_binning_of_large_blocks_with_offsets():
         v = np.clip(block[keep], -1, 1)
         assert np.array_equal(counts, np.histogram(v, bins=2000, range=(-1, 1))[0]), offset
         assert sums[0] == pytest.approx(v.astype(np.float64).sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("blocks", [(128, 256), (100, 700), (700, 64)])
+def test_random_matrix_counts_equal_numpy_histogram_of_all_pairs(engine, blocks):
+    """The block pipeline's counts are numpy.histogram's of the same float32 cosines, exactly.
+
+    The reference makes every pair's cosine with one full product of the normalised rows (the blocks'
+    products are the same BLAS kernel, so the same float32 numbers) and bins the strict upper triangle with
+    ``np.histogram``; at 2000 bins about one cosine in 8000 is within rounding of an edge and takes the
+    pipeline's exact path, and vectors repeated and negated put cosines on the edges -1 and 1 themselves.
+    """
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal((640, 384)) + 0.5).astype(np.float32)
+    x[600:620] = x[:20]  # cosine 1: the closed last bin
+    x[620:640] = -x[20:40]  # cosine -1: the first bin's edge
+    xn = allpairs.normalize_rows(x)
+    cos = (xn @ xn.T)[np.triu_indices(len(x), 1)]
+    expected = np.histogram(np.clip(cos, -1, 1), bins=2000, range=(-1, 1))[0]
+    edges = histogram_edges(2000)
+    idx = np.clip(np.searchsorted(edges, np.clip(cos, -1, 1), side="right") - 1, 0, 1999)
+    grid = (np.clip(cos, -1, 1).astype(np.float64) + 1.0) * 1000.0
+    assert (np.abs(grid - np.round(grid)) < 2000 * 2.0**-25).sum() > 10  # entries the exact path decides
+    assert np.array_equal(np.bincount(idx, minlength=2000), expected)  # the reference is numpy's convention
+    got = all_pairs_distribution(x, block_rows=blocks[0], block_cols=blocks[1], engine=engine, threads=2)
+    assert np.array_equal(got.counts, expected)
+    assert got.counts.sum() == len(x) * (len(x) - 1) // 2
+    ref = np.clip(cos, -1, 1).astype(np.float64)
+    assert got.mean == pytest.approx(ref.mean(), rel=1e-12)
+    assert got.std == pytest.approx(ref.std(), rel=1e-10)
+
+
+def test_one_long_row_is_binned_in_rows_with_the_same_counts():
+    """Sampled pairs come as one long row; it is cut into rows of allpairs._ROW (ragged tail included)."""
+    rng = np.random.default_rng(4)
+    v = np.clip(rng.normal(0.3, 0.3, size=3 * allpairs._ROW + 12345), -1.2, 1.2).astype(np.float32)
+    v[::97] = histogram_edges(2000)[rng.integers(0, 2001, size=v[::97].size)]  # on edges
+    for engine in ENGINES:
+        counts, sums = np.zeros(2000, np.int64), np.zeros(2)
+        bin_block(v, histogram_edges(2000), counts, sums, engine=engine, threads=2)
+        clipped = np.clip(v, -1, 1)
+        assert np.array_equal(counts, np.histogram(clipped, bins=2000, range=(-1, 1))[0]), engine
+        assert sums[0] == pytest.approx(clipped.astype(np.float64).sum(), rel=1e-12)

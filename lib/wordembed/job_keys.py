@@ -33,6 +33,7 @@ NOTEBOOK_DATA: dict[str, tuple[str, ...]] = {
     "04_analogies": ("bats", "google", "wordsim"),
     "05_agreement": ("bats",),
     "06_report": (),
+    "07_layers": ("bats", "wordsim", "wordnet"),
 }
 DATA_FOLDERS: dict[str, tuple[str, ...]] = {
     "bats": ("BATS_3.0",),

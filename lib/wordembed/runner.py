@@ -1,6 +1,9 @@
 """Executes a study's notebooks with papermill: the only module that knows about papermill.
 
 Per-model notebooks run once per model, then the cross-model notebooks once over the models that succeeded.
+Decoder notebooks (``study.DECODER_NOTEBOOKS``: the layer sweep) run only when a study or ``--notebooks``
+names them, and only for decoder models (listed as skipped for the others); their failure is reported but
+does not keep the model out of the cross-model notebooks.
 Each job's inputs are hashed (``wordembed.job_keys``: notebook, parameters, the models' fingerprints, the data
 files it reads, the wordembed code it imports without docstrings, library versions, upstream results): a job
 whose inputs have not changed since its last successful run is skipped, and its ``.run.json`` records them. A failing job is recorded and the run
@@ -41,6 +44,7 @@ from wordembed.errors import ParameterError
 from wordembed.study import (
     ALL_NOTEBOOKS,
     CROSS_MODEL_NOTEBOOKS,
+    DECODER_NOTEBOOKS,
     PER_MODEL_NOTEBOOKS,
     Study,
     check_models,
@@ -49,6 +53,9 @@ from wordembed.study import (
 ALL_MODELS_DIR = "_all"
 # Cross-model notebooks that mean nothing with fewer models: skipped, not failed, when fewer succeed.
 MIN_MODELS: dict[str, int] = {"05_agreement": 2}
+# The data a decoder notebook reads whatever the study's vocabulary: the layer sweep reads BATS, SimLex-999 and
+# MEN and samples WordNet ("study" hashes those and the Google set). To go once job_keys.NOTEBOOK_DATA names them.
+NOTEBOOK_VOCABULARY: dict[str, str] = {"07_layers": "study"}
 
 
 @dataclass
@@ -126,6 +133,13 @@ def _model_key_and_fingerprint(model: str) -> tuple[str, dict[str, Any]]:
     return spec.key, job_keys.model_fingerprint(yaml_path, yaml_bytes, str(source) if source else None)
 
 
+def _model_family(model: str) -> str:
+    """The spec's family (static, encoder, decoder, llm-embedding): decoder notebooks run for decoders only."""
+    from wordembed.models.spec import load_spec
+
+    return load_spec(model).family
+
+
 def notebook_path(name: str) -> Path:
     if name not in ALL_NOTEBOOKS:
         raise ParameterError(f"unknown notebook '{name}'; valid: {', '.join(ALL_NOTEBOOKS)}")
@@ -163,7 +177,9 @@ def job_inputs(
         "parameters": {k: v for k, v in job.parameters.items() if k not in ("output_dir", "results_dir")},
         "models": dict(models),
         "code": code_hash(job.input_path),
-        "data": job_keys.data_digests(job.notebook, job.parameters.get("vocabulary")),
+        "data": job_keys.data_digests(
+            job.notebook, NOTEBOOK_VOCABULARY.get(job.notebook, job.parameters.get("vocabulary"))
+        ),
         "versions": dict(versions),
         "upstream": {str(p): job_keys.file_sha256(p) if p.is_file() else "<missing>" for p in upstream},
     }
@@ -323,7 +339,7 @@ class StudyRunner:
         unknown = [n for n in chosen if n not in ALL_NOTEBOOKS]
         if unknown:
             raise ParameterError(f"unknown notebook(s) {unknown}; valid: {', '.join(ALL_NOTEBOOKS)}")
-        self.per_model = [n for n in PER_MODEL_NOTEBOOKS if n in chosen]
+        self.per_model = [n for n in PER_MODEL_NOTEBOOKS + DECODER_NOTEBOOKS if n in chosen]
         self.cross = [n for n in CROSS_MODEL_NOTEBOOKS if n in chosen]
         self.out_root = Path(out_root) if out_root else paths.outputs_dir() / study.name
         self.force = force
@@ -332,6 +348,7 @@ class StudyRunner:
         self.html = html
         self._versions = job_keys.installed_versions()
         self._fingerprints: dict[str, dict[str, Any]] = {}
+        self._families: dict[str, str] = {}
         self._declared = {n: declared_parameters(notebook_path(n)) for n in self.per_model + self.cross}
         self._in_flight: Job | None = None  # the job running now, for run.json if the run is interrupted
 
@@ -499,6 +516,7 @@ class StudyRunner:
         report = RunReport(self.study.name, self.out_root)
         resolved = [(ref, *_model_key_and_fingerprint(ref)) for ref in self.models]  # bad specs: before output
         self._fingerprints = {ref: fp for ref, _, fp in resolved}
+        self._families = {ref: _model_family(ref) for ref in self.models}
         self._in_flight = None
         try:
             self._run_all(report, resolved)
@@ -529,7 +547,11 @@ class StudyRunner:
             for notebook, (ref, key, fingerprint) in ((nb, model) for model in resolved for nb in phase):
                 index += 1
                 job = self._per_model_job(ref, key, fingerprint, notebook, embedded)
-                if not model_ok[key] and notebook != "01_embed":
+                if notebook in DECODER_NOTEBOOKS and self._families.get(ref) != "decoder":
+                    reason = f"for decoder models only; {key} is family {self._families.get(ref)}"
+                    result = JobResult(job.label, "skipped", error=reason)
+                    self.log(f"[{index}/{total}] {job.label}: skipped ({reason})")
+                elif not model_ok[key] and notebook != "01_embed":
                     result = JobResult(job.label, "blocked", error="an earlier notebook of this model failed")
                     self.log(f"[{index}/{total}] {job.label}: blocked (an earlier notebook of {key} failed)")
                 else:
@@ -539,7 +561,9 @@ class StudyRunner:
                 self._in_flight = None
                 if result.status == "failed":
                     failed.append(f"{key} ({notebook}): {result.error}")
-                if result.status in ("failed", "blocked"):
+                # a decoder notebook (the layer sweep) adds to a model's results; its failure is reported
+                # but does not take the model's other results out of the cross-model notebooks
+                if result.status in ("failed", "blocked") and notebook not in DECODER_NOTEBOOKS:
                     model_ok[key] = False
         ok_models = [ref for ref, key, _ in resolved if model_ok[key]]
         for notebook in self.cross:

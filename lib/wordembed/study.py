@@ -23,7 +23,13 @@ PER_MODEL_NOTEBOOKS: tuple[str, ...] = (
     "04_analogies",
 )
 CROSS_MODEL_NOTEBOOKS: tuple[str, ...] = ("05_agreement", "06_report")
-ALL_NOTEBOOKS: tuple[str, ...] = PER_MODEL_NOTEBOOKS + CROSS_MODEL_NOTEBOOKS
+# Per-model notebooks that run for decoder models only (ModelSpec.family "decoder") and only in a study that
+# lists them under `notebooks` (or `wordembed run --notebooks 07_layers`): a layer sweep scores every hidden
+# layer (and a prompt grid), minutes per model on a CPU, so the default studies' jobs stay as they were.
+DECODER_NOTEBOOKS: tuple[str, ...] = ("07_layers",)
+ALL_NOTEBOOKS: tuple[str, ...] = PER_MODEL_NOTEBOOKS + CROSS_MODEL_NOTEBOOKS + DECODER_NOTEBOOKS
+# The prompt/pooling configurations of the layer sweep (wordembed.analyses.layers.PROMPT_GRID, same order).
+PROMPT_GRID_NAMES: tuple[str, ...] = ("bare-mean", "bare-last", "the-word-mean", "the-word-last", "prompteol", "echo-mean")
 ANALOGY_METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "3CosAvg", "LRCos", "SimilarToB")
 
 
@@ -110,6 +116,19 @@ PARAMETERS: dict[str, ParamSpec] = {
     "map_words": ParamSpec(int, 300, "words shown on the 2-D map", 10, 5000),
     "knn_k": ParamSpec(int, 10, "neighbours compared by the agreement analysis", 1, 200),
     "agreement_words": ParamSpec(int, 5000, "words (shared by all models) used for neighbours and CKA", 100, 200_000),
+    "layer_words": ParamSpec(
+        int, 10_000, "WordNet lemmas (a seeded sample) in a layer sweep's vocabulary beside the BATS, SimLex-999 "
+        "and MEN words; 0 = the benchmark words alone", 0, 200_000
+    ),
+    "prompt_grid": ParamSpec(
+        list, list(PROMPT_GRID_NAMES), "decoder prompt/pooling configurations the layer sweep also scores",
+        item_choices=PROMPT_GRID_NAMES,
+    ),
+    "grid_layers": ParamSpec(
+        str, "chosen", "where the prompt grid is scored: at the layer chosen on dev for the model's own prompt "
+        "('chosen'), or on every layer with a layer chosen on dev per configuration ('all', L + 1 times the work)",
+        choices=("chosen", "all"),
+    ),
     "output_dir": ParamSpec(str, "", "folder for tables, figures and metrics.json ('' = outputs/<study>/...)"),
     "results_dir": ParamSpec(str, "", "folder of a study's results (cross-model notebooks read it)"),
 }
@@ -178,9 +197,11 @@ def check_notebook_parameters(values: Mapping[str, Any], notebook: str) -> None:
             PARAMETERS[name].check(name, value, notebook)
 
 
-def _notebooks(value: Any, allowed: Sequence[str], where: str, field_name: str) -> list[str]:
+def _notebooks(
+    value: Any, allowed: Sequence[str], where: str, field_name: str, default: Sequence[str] | None = None
+) -> list[str]:
     if value is None:
-        return list(allowed)
+        return list(allowed if default is None else default)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ParameterError(f"{where}: '{field_name}' must be a list of notebook names")
     unknown = [v for v in value if v not in allowed]
@@ -243,7 +264,9 @@ def load_study(name_or_path: str | Path, *, check_model_keys: bool = True) -> St
         name=str(raw.get("name") or path.stem),
         description=str(raw.get("description") or ""),
         models=list(models),
-        per_model_notebooks=_notebooks(raw.get("notebooks"), PER_MODEL_NOTEBOOKS, where, "notebooks"),
+        per_model_notebooks=_notebooks(
+            raw.get("notebooks"), PER_MODEL_NOTEBOOKS + DECODER_NOTEBOOKS, where, "notebooks", PER_MODEL_NOTEBOOKS
+        ),
         cross_model_notebooks=_notebooks(raw.get("cross_notebooks"), CROSS_MODEL_NOTEBOOKS, where, "cross_notebooks"),
         parameters=validate_parameters(params, where),
         path=path,

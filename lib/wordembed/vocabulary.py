@@ -88,3 +88,32 @@ def embedding_words(vocabulary: list[str]) -> list[str]:
         table = load_word_similarity(name)
         words |= {w.lower() for w in table["word1"]} | {w.lower() for w in table["word2"]}
     return sorted(w for w in words if w)
+
+
+LAYER_SIMILARITY_SETS: tuple[str, ...] = ("simlex999", "men")
+DEFAULT_LAYER_SAMPLE = 10_000
+
+
+def layer_sweep_words(
+    sample: int = DEFAULT_LAYER_SAMPLE, seed: int = 0, similarity: Iterable[str] = LAYER_SIMILARITY_SETS
+) -> list[str]:
+    """The vocabulary of a layer sweep: every BATS word, the words of the ``similarity`` sets (lower-cased,
+    as the analyses look them up) and a seeded sample of ``sample`` WordNet lemmas, sorted.
+
+    Why not the whole WordNet list: a sweep keeps every hidden layer of every word ((L + 1) x d floats a
+    word: 71 KB for SmolLM2-135M), so all 77,503 lemmas would need 5.5 GB, where the default (16,328 words
+    with the benchmark words) needs 1.2 GB. The sample is there so that the analogy candidates, the centring and
+    standardisation statistics and the anisotropy are not those of benchmark words alone. ``sample`` 0 leaves
+    WordNet out.
+    """
+    from wordembed.datasets import bats_words, load_bats, load_word_similarity
+
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
+        raise ParameterError(f"layer_words (the WordNet sample of a layer sweep) must be an int >= 0, got {sample!r}")
+    words = set(bats_words(load_bats()))
+    for name in similarity:
+        table = load_word_similarity(name)
+        words |= {w.lower() for w in table["word1"]} | {w.lower() for w in table["word2"]}
+    if sample:
+        words |= set(select_vocabulary("wordnet", sample, seed))
+    return sorted(w for w in words if w)

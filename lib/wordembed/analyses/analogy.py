@@ -63,7 +63,10 @@ Speed: a relation's distinct words ``U`` (about 100) are scored against all cand
 ``S = U @ C.T``; every question's scores are rows of ``S`` combined by broadcasting (3CosAdd ranks like
 ``S[a'] - S[a] + S[b]`` since candidates are unit vectors), in blocks of questions that bound memory. Ranks are
 counted (an argmax and two comparison passes, ``>`` and ``==``), so no sort or top-k selection is needed. No
-Python loop runs over questions; LRCos loops over its training folds (one fit each) only.
+Python loop runs over questions. LRCos fits all folds of a relation in one batched Newton's method (the rows
+the folds share are one matrix with per-fold weights) and ranks the float64 scores without making them for
+every candidate: only candidates with ``cos(d, b)`` at least the best answer's score can reach it, and a
+float32 pass decides all but the few whose score is too close to call (see :func:`_lrcos_outcome`).
 
 Summaries and intervals: every table row (``by_relation``, ``by_group``, ``overall``) has ``accuracy``, ``mrr``
 and ``top5`` (means over its questions, uncovered ones counting as wrong), each with a 95 % percentile
@@ -81,6 +84,7 @@ two clusters, or ``n_boot=0``, give NaN intervals. ``setup["interval_unit"]`` re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -168,18 +172,23 @@ class Candidates:
         return {w: i for i, w in enumerate(self.words)}
 
     @cached_property
-    def vectors64(self) -> np.ndarray:
-        """float64 copy for LRCos's class probabilities (one BLAS product, no mixed-precision cast per call)."""
-        return self.vectors.astype(np.float64)
-
-    @cached_property
     def squared_norms(self) -> np.ndarray:
         """1 for each candidate, 0 for a zero vector (PairDistance's ``||d - b||`` needs it)."""
         return np.einsum("ij,ij->i", self.vectors, self.vectors)
 
     def fingerprint(self) -> str:
         """sha256 of the candidate words (newline-joined), so results say exactly which vocabulary was ranked."""
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        # once per candidate list (like ``index``): every solve records it, and hashing 50,000 words is ms
         return hashlib.sha256("\n".join(self.words).encode()).hexdigest()
+
+    @cached_property
+    def _words_array(self) -> np.ndarray:
+        """The words as an object array plus ``""`` last (prediction -1): built once, not per relation."""
+        return np.array([*self.words, ""], dtype=object)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -438,9 +447,17 @@ class _Scorer:
         self.u = (
             _unit(embeddings.vectors[rows]) if words else np.zeros((0, cand.vectors.shape[1]), np.float32)
         )
-        self.s = self.u @ cand.vectors.T  # (U, V) float32
-        self.gram = self.u @ self.u.T
+        self.cand = cand
         self.cand_sq = cand.squared_norms
+
+    @cached_property
+    def s(self) -> np.ndarray:
+        """``U @ C.T`` (U, V) float32, made on first use: LRCos alone needs only the rows of its ``b`` words."""
+        return self.u @ self.cand.vectors.T
+
+    @cached_property
+    def gram(self) -> np.ndarray:
+        return self.u @ self.u.T
 
     def left(self, method: str, ia: np.ndarray, iap: np.ndarray) -> np.ndarray:
         """Per train pair term L (k, V); ia/iap are rows of U."""
@@ -589,6 +606,10 @@ def _set_relation(
     if not covered.any():
         return train, test, covered, outcome
     tj = np.flatnonzero(covered)
+    if method == "LRCos":
+        with _small_blas(scorer.u.shape[1]):
+            outcome[tj] = _lrcos_outcome(table, scorer, cand, tj, relation_id, noise, lrcos_solver, exclude)
+        return train, test, covered, outcome
     right = scorer.s[table.src_u[tj]]  # cos(d, b), (J, V)
     if method == "3CosAvg":
         ia = table.src_u[usable]
@@ -599,8 +620,6 @@ def _set_relation(
         own[np.flatnonzero(usable)] = diffs
         left = (total[None, :] - own[tj]) / n_other[tj][:, None]
         scores = (left + right).astype(np.float32)
-    elif method == "LRCos":
-        scores = _lrcos_scores(table, scorer, cand, tj, relation_id, noise, lrcos_solver) * right
     else:
         raise ParameterError(f"method {method!r} is not a set-based solver; valid: {', '.join(SET_METHODS)}")
     excluded = table.src_col[tj][:, None] if exclude else None
@@ -608,43 +627,348 @@ def _set_relation(
     return train, test, covered, outcome
 
 
-def _lrcos_scores(
+def _lrcos_fit(
+    table: _PairTable,
+    u: np.ndarray,
+    cand: Candidates,
+    folds: np.ndarray,
+    relation_id: str,
+    noise: NoiseSampler,
+    solver: str = "newton",
+) -> tuple[np.ndarray, np.ndarray]:
+    """The folds' logistic regressions, ``(coefs (F, D), intercepts (F,))``: one per test pair.
+
+    ``newton``: every fold's training set is the relation's shared rows (all answers, all sources) with the
+    fold's own pair weighted 0, plus the fold's random negatives; the folds are fitted together
+    (:func:`_lrcos_newton`), so no Python loop runs over training arrays. ``liblinear``: vecto's recipe
+    verbatim (sources repeated, one scikit-learn fit per fold), the reference the Newton fit is checked on.
+    """
+    if solver == "liblinear":
+        return _lrcos_liblinear(table, u, cand, folds, relation_id, noise)
+    if solver == "newton":
+        return _lrcos_newton(table, u, cand, folds, relation_id, noise)
+    raise ParameterError(f"lrcos_solver={solver!r}; valid: {', '.join(LRCOS_SOLVERS)}")
+
+
+_U32 = 2.0**-24  # unit roundoff of float32
+
+
+def _lrcos_outcome(
     table: _PairTable,
     scorer: _Scorer,
     cand: Candidates,
     folds: np.ndarray,
     relation_id: str,
     noise: NoiseSampler,
-    solver: str = "newton",
+    solver: str,
+    exclude: bool,
+) -> _Outcome:
+    """Rank and prediction of each fold's question under the score ``P(d) * cos(d, b)``, P in float64.
+
+    What is ranked is every candidate's float64 score (``expit(w . d + b)`` as scikit-learn's
+    ``predict_proba`` computes it, times the float32 cosine), exactly as :func:`_finish` ranks a full
+    matrix of them, but that matrix is never made: its float64 product (F x D x V) took two thirds of
+    LRCos's time. Two savings, both exact (see :func:`_lrcos_ranked`): since ``0 <= P <= 1`` a candidate
+    scores at most ``max(cos, 0)``, so when the best answer scores ``best > 0`` only the candidates with
+    ``cos >= best`` can reach it (a median 2 % of them on BATS); and the scores come from a float32 pass,
+    with float64 only where float32 cannot tell a score from ``best`` or from the top.
+    """
+    coefs, intercepts = _lrcos_fit(table, scorer.u, cand, folds, relation_id, noise, solver)
+    f = folds.size
+    cos = _s_rows(scorer, table.src_u[folds])
+    ans = table.ans_cols[folds]
+    b_col = table.src_col[folds] if exclude else np.full(f, -1)
+    best = _best_answer(coefs, intercepts, cos, cand, ans, b_col)
+    reach, pruned = _reach(cos, best, b_col)
+    outcome = _Outcome.blank(f)
+    if pruned.any():
+        p = slice(None) if pruned.all() else np.flatnonzero(pruned)  # a view, not a copy, in the usual case
+        cols = np.flatnonzero(reach[p].any(axis=0))
+        if cols.size * PRUNED_MAX_SHARE <= cand.vectors.shape[0]:
+            outcome[p] = _lrcos_ranked(
+                coefs[p], intercepts[p], cos[p], cand, ans[p], b_col[p], cols, reach[p]
+            )
+        else:  # the questions together reach most candidates: gathering them would cost more than it saves
+            pruned[:] = False
+    if not pruned.all():
+        q = slice(None) if not pruned.any() else np.flatnonzero(~pruned)
+        outcome[q] = _lrcos_ranked(coefs[q], intercepts[q], cos[q], cand, ans[q], b_col[q])
+    return outcome
+
+
+# The pruned questions are ranked on the union of their reachable candidates only when it is at most a
+# quarter of them (BATS: E01, I05, I07 ...); most relations' questions together reach 55-95 %.
+PRUNED_MAX_SHARE = 4
+
+
+def _reach(cos: np.ndarray, best: np.ndarray, b_col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates that can score ``>= best`` (``cos >= best``, excluded ``b`` left out), and the rows
+    that may be ranked on them alone: ``best > 0`` and some live candidate outside (so none is degenerate)."""
+    f, v = cos.shape
+    has_b = b_col >= 0
+    reach = cos >= _f32_down(best)[:, None]
+    reach[np.flatnonzero(has_b), b_col[has_b]] = False
+    k = reach.view(np.uint8).sum(axis=1, dtype=np.int64)
+    return reach, (best > 0) & (k < v - has_b)
+
+
+def _s_rows(scorer: _Scorer, rows: np.ndarray) -> np.ndarray:
+    """``S[rows]`` (the cosines of the ``b`` words), without making all of ``S`` when it is not there yet.
+
+    A product of two or more rows runs the same BLAS kernel as the full one, so its entries are bit-equal
+    to ``S``'s; a single row would go to ``gemv`` (another summation order), so it is multiplied as two.
+    """
+    if "s" in scorer.__dict__:
+        return scorer.s[rows]
+    if len(rows) == 1:
+        return (scorer.u[np.repeat(rows, 2)] @ scorer.cand.vectors.T)[:1]
+    return scorer.u[rows] @ scorer.cand.vectors.T
+
+
+def _best_answer(
+    coefs: np.ndarray,
+    intercepts: np.ndarray,
+    cos: np.ndarray,
+    cand: Candidates,
+    ans: np.ndarray,
+    b_col: np.ndarray,
 ) -> np.ndarray:
-    """P(target class | d) for every candidate d, one logistic regression per test pair (fold)."""
-    from scipy.special import expit
+    """Per row, the float64 score of its best answer that is not excluded (``b_col``), -inf if none."""
+    rows = np.broadcast_to(np.arange(len(ans))[:, None], ans.shape)
+    live = (ans >= 0) & (ans != b_col[:, None])
+    best = np.full(len(ans), -np.inf)
+    np.maximum.at(best, rows[live], _lrcos_exact(coefs, intercepts, cos, cand, rows[live], ans[live]))
+    return best
+
+
+def _lrcos_ranked(
+    coefs: np.ndarray,
+    intercepts: np.ndarray,
+    cos: np.ndarray,
+    cand: Candidates,
+    ans: np.ndarray,
+    b_col: np.ndarray,
+    cols: np.ndarray | None = None,
+    reach: np.ndarray | None = None,
+) -> _Outcome:
+    """:func:`_finish` of the float64 scores, from a float32 pass and float64 where float32 cannot decide.
+
+    A float32 pass (the logits' product, ``1 / (1 + exp(-z))`` in place, the cosine) gives every score to
+    within ``delta`` (:func:`_lrcos_delta`); the entries whose float32 score is within ``delta`` of the
+    best answer's float64 score, or within ``2 delta`` of the row's top, get their float64 score
+    (:func:`_lrcos_exact`); every other one keeps its float32 value, which lies on the same side of
+    ``best`` as its float64 score and below the row's float64 maximum. So ``_finish``'s counts (``>`` and
+    ``==`` the best answer) and its first-index argmax are those of the all-float64 matrix.
+
+    ``cols``/``reach`` (the pruned questions, ``best > 0``): only those candidate columns are scored, and
+    an entry outside ``reach`` (``cos < best``, so ``P * cos <= max(cos, 0) < best``; the rounded product
+    is monotone too) is ``-inf``; a last ``-inf`` column stands for every candidate left out (so no row
+    looks degenerate: some candidate is below ``best``), and answers left out map to it.
+    """
+    f = coefs.shape[0]
+    rows = np.arange(f)
+    if cols is None:
+        vectors, cos_c, ans_c, b_c = cand.vectors, cos, ans, b_col
+    else:
+        vectors, cos_c, b_c = cand.vectors[cols], cos[:, cols], np.full(f, -1)
+        at = np.minimum(np.searchsorted(cols, ans), cols.size - 1)
+        ans_c = np.where(ans >= 0, np.where(cols[at] == ans, at, cols.size), -1)  # cols.size: the -inf column
+    s32 = _float32_scores(coefs, intercepts, vectors, cos_c)
+    if reach is not None:
+        reach = reach[:, cols]
+        np.copyto(s32, -np.inf, where=~reach)
+    has_b = b_c >= 0
+    s32[rows[has_b], b_c[has_b]] = -np.inf
+    best = _best_answer(coefs, intercepts, cos, cand, ans, b_col)
+    delta = _lrcos_delta(coefs, intercepts, cand)
+    top = s32.max(axis=1).astype(np.float64)
+    near = (s32 >= _f32_down(best - delta)[:, None]) & (s32 <= _f32_up(best + delta)[:, None])
+    near |= s32 >= _f32_down(top - 2.0 * delta)[:, None]
+    # no answer to rank against (best = -inf): the top set alone decides the prediction and, as every
+    # candidate outside it is below the top, whether all tie (degenerate)
+    if reach is not None:
+        near &= reach
+    rn, cn = np.divmod(np.flatnonzero(near), near.shape[1])  # 15x faster than a 2-D nonzero
+    width = s32.shape[1] + (cols is not None)
+    scores = np.empty((f, width))
+    scores[:, : s32.shape[1]] = s32
+    scores[:, s32.shape[1] :] = -np.inf
+    scores[rn, cn] = _lrcos_exact(coefs, intercepts, cos, cand, rn, cn if cols is None else cols[cn])
+    live = (ans_c >= 0) & (ans_c < s32.shape[1]) & (ans != b_col[:, None])
+    ra = np.broadcast_to(rows[:, None], ans.shape)[live]
+    scores[ra, ans_c[live]] = _lrcos_exact(coefs, intercepts, cos, cand, ra, ans[live])
+    out = _finish(scores, b_c[:, None], ans_c)
+    if cols is not None:
+        picked = out.pred >= 0
+        out.pred[picked] = cols[out.pred[picked]]
+    return out
+
+
+def _float32_scores(
+    coefs: np.ndarray, intercepts: np.ndarray, vectors: np.ndarray, cos: np.ndarray
+) -> np.ndarray:
+    """``expit(w . d + b) * cos`` in float32 for every (fold, candidate): one product, then in place.
+
+    Within :func:`_lrcos_delta` of the float64 score. ``1 / (1 + exp(-z))`` in four in-place passes:
+    scipy's ``expit`` (libm, one element at a time) took 5x the time of numpy's vectorised ``exp``.
+    """
+    s32 = coefs.astype(np.float32) @ vectors.T
+    s32 += intercepts.astype(np.float32)[:, None]
+    np.negative(s32, out=s32)
+    with np.errstate(over="ignore"):  # exp(-z) = inf for z < -88: P = 0, as it is to within 1e-38
+        np.exp(s32, out=s32)
+    s32 += np.float32(1.0)
+    np.reciprocal(s32, out=s32)
+    s32 *= cos
+    return s32
+
+
+def _lrcos_exact(
+    coefs: np.ndarray, intercepts: np.ndarray, cos: np.ndarray, cand: Candidates, r: np.ndarray, c: np.ndarray
+) -> np.ndarray:
+    """float64 scores ``expit(w_r . d_c + b_r) * cos[r, c]`` of the entries (r, c), one row reduction each.
+
+    Each entry is a function of its own row and column only (a contiguous sum over D), so equal inputs
+    give equal scores wherever they are computed: the ties :func:`_finish` counts are real ties. In chunks
+    of ``EXACT_CHUNK_ELEMENTS`` gathered numbers (a whole row at D = 4096 would be 1.8 GB at once).
+    """
+    z = np.empty(len(r))
+    step = max(1, EXACT_CHUNK_ELEMENTS // max(1, coefs.shape[1]))
+    for s in range(0, len(r), step):  # over chunks of entries, not entries
+        rr, cc = r[s : s + step], c[s : s + step]
+        z[s : s + step] = np.multiply(coefs[rr], cand.vectors[cc]).sum(
+            axis=1
+        )  # float32 rows: exact in float64
+    z += intercepts[r]
+    with np.errstate(over="ignore"):
+        p = 1.0 / (1.0 + np.exp(-z))
+    return p * cos[r, c]
+
+
+EXACT_CHUNK_ELEMENTS = 1 << 21  # 16 MiB of float64 per chunk of gathered rows
+
+
+def _lrcos_delta(coefs: np.ndarray, intercepts: np.ndarray, cand: Candidates) -> np.ndarray:
+    """Per fold, a bound (x2) on |float32 score - float64 score| of any candidate (error analysis below).
+
+    z in float32: the rounding of w to float32 and the product's sum of D terms are off by at most
+    (D + 2) u |w| |d| (u = 2^-24, Cauchy-Schwarz), the intercept and its addition by 2u (|w| |d| + |b|);
+    the sigmoid has slope <= 1/4; float32 ``exp`` (numpy: < 4 ulp), the ``1 +``, the reciprocal and the
+    product with the cosine add < 8u of P * |cos| + u. float64's own errors are 2^29 times smaller.
+    """
+    d = coefs.shape[1]
+    dmax = float(np.sqrt(cand.squared_norms.max(initial=0.0))) * (1.0 + 1e-6)
+    scale = np.linalg.norm(coefs, axis=1) * dmax + np.abs(intercepts)
+    cos_max = 1.0 + 1e-5  # cosines of unit float32 vectors
+    return 2.0 * (cos_max * ((d + 4) * _U32 * scale / 4.0 + 8 * _U32) + 2 * _U32)
+
+
+def _f32_down(x: np.ndarray) -> np.ndarray:
+    """The largest float32 <= x (x float64): a threshold that keeps every float32 value >= x."""
+    y = x.astype(np.float32)
+    return np.where(y > x, np.nextafter(y, np.float32(-np.inf)), y)
+
+
+def _f32_up(x: np.ndarray) -> np.ndarray:
+    """The smallest float32 >= x (x float64)."""
+    y = x.astype(np.float32)
+    return np.where(y < x, np.nextafter(y, np.float32(np.inf)), y)
+
+
+_BLAS_CONTROLLER: Any = None
+# Up to this many dimensions LRCos's products are small (50 x D x V, 0.14 GFLOP at D = 50) and run on one
+# BLAS thread; above it they are large enough for every core (and the machine's own thread count is kept).
+SMALL_PRODUCT_DIMS = 128
+
+
+def _small_blas(dims: int) -> Any:
+    """One BLAS thread for LRCos's products at ``dims`` <= SMALL_PRODUCT_DIMS, else no change.
+
+    On the 2-core machine with other jobs running, OpenBLAS's second thread made LRCos on BATS 1.8x slower
+    (0.195 s against 0.110 s for two relations): it spins between the small products and takes the core
+    the numpy passes after them need. The controller is made once (~30 ms: it lists the loaded libraries)
+    and entering it costs ~10 us.
+    """
+    global _BLAS_CONTROLLER
+    if dims > SMALL_PRODUCT_DIMS:
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _lrcos_liblinear(
+    table: _PairTable,
+    u: np.ndarray,
+    cand: Candidates,
+    folds: np.ndarray,
+    relation_id: str,
+    noise: NoiseSampler,
+) -> tuple[np.ndarray, np.ndarray]:
+    """vecto's fits: scikit-learn's liblinear, one per fold, on ``gen_vec_single``'s rows (sources x 4)."""
+    from sklearn.linear_model import LogisticRegression
 
     n = table.n
-    u = scorer.u
-    xs, ys = [], []
-    for j in folds:  # the folds' training sets (small: about 300 x dims each)
+    coefs = np.zeros((folds.size, u.shape[1]))
+    intercepts = np.zeros(folds.size)
+    for k, j in enumerate(folds):  # the reference path: one fit per fold, as vecto
         others = np.arange(n) != j
         pos = u[table.ans_u[others & (table.ans_u >= 0)]]
         src = u[table.src_u[others & (table.src_u >= 0)]]
         noise_rows = np.asarray(noise(relation_id, int(j), len(src)), dtype=np.int64)
-        xs.append(np.concatenate([pos, *([src] * LRCOS_SOURCE_REPEATS), cand.vectors[noise_rows]]))
-        ys.append(np.concatenate([np.ones(len(pos)), np.zeros(len(xs[-1]) - len(pos))]))
-    if solver == "newton":
-        coefs, intercepts = fit_logistic_folds(xs, ys, c=1.0)
-    elif solver == "liblinear":
-        from sklearn.linear_model import LogisticRegression
+        x = np.concatenate([pos, *([src] * LRCOS_SOURCE_REPEATS), cand.vectors[noise_rows]])
+        y = np.concatenate([np.ones(len(pos)), np.zeros(len(x) - len(pos))])
+        model = LogisticRegression(solver="liblinear", class_weight="balanced", C=1.0).fit(x, y)
+        coefs[k], intercepts[k] = model.coef_[0], model.intercept_[0]
+    return coefs, intercepts
 
-        coefs = np.zeros((folds.size, u.shape[1]))
-        intercepts = np.zeros(folds.size)
-        for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
-            model = LogisticRegression(solver="liblinear", class_weight="balanced", C=1.0).fit(x, y)
-            coefs[k], intercepts[k] = model.coef_[0], model.intercept_[0]
-    else:
-        raise ParameterError(f"lrcos_solver={solver!r}; valid: {', '.join(LRCOS_SOLVERS)}")
-    logits = coefs @ cand.vectors64.T  # (J, V) float64, as scikit-learn's predict_proba computes it
-    logits += intercepts[:, None]
-    return expit(logits, out=logits)
+
+def _lrcos_newton(
+    table: _PairTable,
+    u: np.ndarray,
+    cand: Candidates,
+    folds: np.ndarray,
+    relation_id: str,
+    noise: NoiseSampler,
+    c: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """All folds' LRCos fits at once, at liblinear's optimum: ``(coefs (F, D), intercepts (F,))``.
+
+    The rows shared by every fold (each pair's answer, label 1, and its source, label 0, weighted
+    ``LRCOS_SOURCE_REPEATS`` times rather than repeated: the same objective on a third of the rows) are one
+    matrix with a per-fold weight (0 for the fold's own pair, 0 for missing words); only the random
+    negatives differ per fold. Weights are liblinear's balanced ones, counted on vecto's rows.
+    """
+    f = folds.size
+    pos_ok = table.ans_u >= 0
+    src_ok = table.src_u >= 0
+    shared = np.concatenate([u[table.ans_u[pos_ok]], u[table.src_u[src_ok]]])
+    shared = np.hstack([shared, np.ones((len(shared), 1), dtype=shared.dtype)]).astype(np.float64)
+    labels = np.concatenate([np.ones(pos_ok.sum()), -np.ones(src_ok.sum())])
+    pair_of_row = np.concatenate([np.flatnonzero(pos_ok), np.flatnonzero(src_ok)])
+    in_fold = pair_of_row[None, :] != folds[:, None]  # (F, rows): the fold's own pair is held out
+    n_pos = (in_fold & (labels > 0)).sum(axis=1)
+    n_src = (in_fold & (labels < 0)).sum(axis=1)
+    k = n_src  # vecto draws one random word per source row
+    n_neg = LRCOS_SOURCE_REPEATS * n_src + k
+    if (n_pos == 0).any() or (n_neg == 0).any():
+        raise ParameterError("LRCos: a training fold needs both positive and negative words")
+    total = n_pos + n_neg
+    w_pos = c * total / (2 * n_pos)
+    w_neg = c * total / (2 * n_neg)
+    weights = np.where(labels > 0, w_pos[:, None], LRCOS_SOURCE_REPEATS * w_neg[:, None]) * in_fold
+    k_max = int(k.max())
+    noise_rows = np.zeros((f, k_max), dtype=np.int64)
+    noise_w = np.zeros((f, k_max))
+    for i, j in enumerate(folds):  # the sampler is a per-fold callable; only index arrays are made here
+        noise_rows[i, : k[i]] = np.asarray(noise(relation_id, int(j), int(k[i])), dtype=np.int64)
+        noise_w[i, : k[i]] = w_neg[i]
+    xb = np.ones((f, k_max, shared.shape[1]))
+    xb[:, :, :-1] = cand.vectors[noise_rows]
+    w = _newton_shared(shared, labels, weights, xb, -np.ones((f, k_max)), noise_w, max_iter=100, tol=1e-10)
+    return w[:, :-1], w[:, -1]
 
 
 def fit_logistic_folds(
@@ -662,8 +986,8 @@ def fit_logistic_folds(
     ([w, b] . [x_i, 1])))`` with ``y' = +-1``, balanced class weights ``n / (2 n_class)`` and the intercept
     penalised like a weight (``intercept_scaling=1``). liblinear stops at a tolerance; this converges to the
     gradient norm ``tol``, so the two agree to liblinear's tolerance. One fit per LRCos fold costs vecto a
-    liblinear call; here all of a relation's folds are one sequence of batched (D+1)-square solves.
-    Returns ``(coefs (F, D), intercepts (F,))``.
+    liblinear call; here all folds are one sequence of batched (D+1)-square solves (LRCos itself uses
+    :func:`_lrcos_newton`, which shares the rows common to its folds). Returns ``(coefs (F, D), intercepts (F,))``.
     """
     f = len(xs)
     d = xs[0].shape[1] + 1
@@ -690,23 +1014,127 @@ def fit_logistic_folds(
 # Above this many features the batched (D+1)-square solves run in torch: its batched LAPACK calls were 5x
 # faster than numpy's per-matrix loop at D = 384; below it numpy wins (no torch start-up, tiny systems).
 TORCH_NEWTON_MIN_DIMS = 128
+# The shared rows' Hessian terms as one product with their outer products (rows x D^2) up to this many
+# elements (32 MiB): one well-shaped GEMM instead of one small one per fold; beyond it, per fold.
+OUTER_PRODUCT_MAX = 1 << 22
 
 
 def _newton_numpy(x: np.ndarray, yy: np.ndarray, sw: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
+    """Padded per-fold rows only (no shared rows): :func:`_newton_shared` with an empty shared part."""
+    f, _, d = x.shape
+    return _newton_shared(
+        np.zeros((0, d)), np.zeros(0), np.zeros((f, 0)), x, yy, sw, max_iter=max_iter, tol=tol
+    )
+
+
+def _newton_shared(
+    a: np.ndarray,
+    ya: np.ndarray,
+    wa: np.ndarray,
+    xb: np.ndarray,
+    yb: np.ndarray,
+    wb: np.ndarray,
+    *,
+    max_iter: int,
+    tol: float,
+) -> np.ndarray:
+    """Newton's method for F L2 logistic regressions (liblinear's objective) whose rows are partly shared.
+
+    Fold f's rows: the shared ``a`` (rows x D, labels ``ya`` = +-1) with weights ``wa[f]`` (0 = absent), and
+    its own ``xb[f]`` (labels ``yb[f]``, weights ``wb[f]``). Its Hessian ``I + A' diag(h_f) A + X_f' diag(g_f)
+    X_f`` takes the shared part from one product of all folds' ``h`` with the rows' outer products. Stops
+    when every fold's gradient is below ``tol`` (max-abs), i.e. at the optimum to machine precision (Newton
+    converges quadratically there). Returns ``w`` (F, D), the intercept being the last feature.
+    """
     from scipy.special import expit
 
-    f, _, d = x.shape
-    w = np.zeros((f, d))
-    eye = np.eye(d)
-    xt = x.transpose(0, 2, 1).copy()
+    f, _, d = xb.shape
+    if a.shape[0] + xb.shape[1] < d:  # fewer rows than features: the same steps in the rows' span
+        return _newton_dual(a, ya, wa, xb, yb, wb, max_iter=max_iter, tol=tol)
+    w = np.zeros((f, d))  # from zero: starting from the first fold's optimum took more steps (9, not 5)
+    # The Hessian only sets the step: the iteration stops where the float64 gradient vanishes, so the
+    # optimum is float64's whatever the Hessian's precision. In float32 (its products and solves at twice
+    # the speed) a step is off by ~1e-6 relative, which leaves Newton's step count as it is (5 on BATS).
+    eye = np.eye(d, dtype=np.float32)
+    a32 = a.astype(np.float32)
+    outer = None
+    if a.shape[0] * d * d <= OUTER_PRODUCT_MAX:
+        outer = (a32[:, :, None] * a32[:, None, :]).reshape(a.shape[0], d * d)
+    xb32 = xb.astype(np.float32)
+    xbt32 = xb32.transpose(0, 2, 1).copy()
     for _ in range(max_iter):
-        p = expit(yy * (x @ w[:, :, None])[:, :, 0])
-        grad = w + (((sw * (p - 1.0) * yy)[:, None, :]) @ x)[:, 0, :]
+        pa = expit(ya * (w @ a.T))  # (F, rows): P(the row's own label)
+        pb = expit(yb * (xb @ w[:, :, None])[:, :, 0])
+        grad = w + (wa * (pa - 1.0) * ya) @ a + ((wb * (pb - 1.0) * yb)[:, None, :] @ xb)[:, 0, :]
         if np.abs(grad).max() < tol:
             return w
-        hess = eye + xt @ (x * (sw * p * (1.0 - p))[:, :, None])
-        w = w - np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        ha = (wa * pa * (1.0 - pa)).astype(np.float32)
+        hb = (wb * pb * (1.0 - pb)).astype(np.float32)
+        if outer is not None:
+            hess = (ha @ outer).reshape(f, d, d)
+        else:
+            hess = (a32.T[None, :, :] * ha[:, None, :]) @ a32
+        hess += xbt32 @ (xb32 * hb[:, :, None])
+        hess += eye
+        w -= _solve(hess, grad.astype(np.float32))
     raise ArithmeticError(f"LRCos: Newton's method did not converge in {max_iter} steps")
+
+
+def _newton_dual(
+    a: np.ndarray,
+    ya: np.ndarray,
+    wa: np.ndarray,
+    xb: np.ndarray,
+    yb: np.ndarray,
+    wb: np.ndarray,
+    *,
+    max_iter: int,
+    tol: float,
+) -> np.ndarray:
+    """:func:`_newton_shared`'s iterates when a fold has fewer rows (m) than features (D), in m x m systems.
+
+    Newton's iterates from 0 stay in the span of the fold's rows, ``w = X' alpha``; with ``K = X X'`` the
+    step ``(I + X' H X)^-1 X' v`` is ``X' (I + H K)^-1 v`` (push-through), so each step solves an m x m
+    system instead of a D x D one (147 against 385 to 4097 at BATS's sizes), in float64 throughout. The
+    stopping rule is the primal one (max-abs gradient ``X' (alpha + r)`` < ``tol``), so the optimum is the
+    same. ``K`` is built once from its blocks (shared-shared, once for all folds; fold-shared; fold-fold).
+    """
+    from scipy.special import expit
+
+    f, mb, d = xb.shape
+    ma = a.shape[0]
+    kern = np.empty((f, ma + mb, ma + mb))
+    kern[:, :ma, :ma] = a @ a.T
+    cross = xb @ a.T  # (F, mb, ma)
+    kern[:, ma:, :ma] = cross
+    kern[:, :ma, ma:] = cross.transpose(0, 2, 1)
+    kern[:, ma:, ma:] = xb @ xb.transpose(0, 2, 1)
+    y = np.concatenate([np.broadcast_to(ya, (f, ma)), yb], axis=1)
+    sw = np.concatenate([wa, wb], axis=1)
+    alpha = np.zeros((f, ma + mb))
+    eye = np.eye(ma + mb)
+
+    def primal(coef: np.ndarray) -> np.ndarray:  # X' coef per fold, (F, D)
+        return coef[:, :ma] @ a + (coef[:, None, ma:] @ xb)[:, 0, :]
+
+    for _ in range(max_iter):
+        z = (kern @ alpha[:, :, None])[:, :, 0]  # margins X w
+        p = expit(y * z)
+        r = sw * (p - 1.0) * y
+        if np.abs(primal(alpha + r)).max() < tol:
+            return primal(alpha)
+        h = sw * p * (1.0 - p)
+        alpha -= np.linalg.solve(eye + h[:, :, None] * kern, (alpha + r)[:, :, None])[:, :, 0]
+    raise ArithmeticError(f"LRCos: Newton's method did not converge in {max_iter} steps")
+
+
+def _solve(hess: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """Batched ``hess^-1 grad``: numpy's LAPACK loop for small systems, torch's batched solve for large."""
+    if hess.shape[-1] > TORCH_NEWTON_MIN_DIMS:
+        import torch
+
+        return torch.linalg.solve(torch.from_numpy(hess), torch.from_numpy(grad)).numpy()
+    return np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
 
 
 def _newton_torch(x: np.ndarray, yy: np.ndarray, sw: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
@@ -819,7 +1247,7 @@ def _question_frame(
     src = np.array(table.sources, dtype=object)
     chosen = np.array(table.chosen, dtype=object)
     expected = np.array(["/".join(a) for a in table.answers], dtype=object)
-    cwords = np.array(cand.words + [""], dtype=object)
+    cwords = cand._words_array
     has_train = train >= 0
     frame = pd.DataFrame(
         {
@@ -877,20 +1305,23 @@ def _empty_questions() -> pd.DataFrame:
     )
 
 
-def _stats(frame: pd.DataFrame, clusters: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
-    """Means over the frame's questions, with percentile intervals from resampling whole ``clusters``.
+def _stats(
+    data: dict[str, np.ndarray], idx: np.ndarray, clusters: np.ndarray, n_boot: int, seed: int
+) -> dict[str, Any]:
+    """Means over the questions ``idx``, with percentile intervals from resampling whole ``clusters``.
 
     Each mean is ``sum / count`` over questions (uncovered ones count as wrong); its interval resamples the
     clusters' sums and counts together (:func:`cluster_bootstrap_ratio`), so questions that share pairs move
     together as they do in the data. ``accuracy_macro`` is the unweighted mean of the clusters' accuracies.
+    ``data``: the question table's columns as numpy arrays (read once, not per group).
     """
-    n = len(frame)
-    covered = frame["covered"].to_numpy(dtype=bool)
-    correct = frame["correct"].to_numpy(dtype=bool)
+    n = len(idx)
+    covered = data["covered"][idx]
+    correct = data["correct"][idx]
     out: dict[str, Any] = {"questions": n, "covered": int(covered.sum())}
     out["coverage"] = out["covered"] / n if n else float("nan")
     for name, col in SCORES:
-        values = frame[col].to_numpy(dtype=float)
+        values = data[col][idx]
         out[name] = float(values.mean()) if n else float("nan")
         sums, counts = cluster_totals(values, clusters)
         low, high = cluster_bootstrap_ratio(sums, counts, n_boot=n_boot, ci=CI_LEVEL, seed=seed)
@@ -900,8 +1331,19 @@ def _stats(frame: pd.DataFrame, clusters: np.ndarray, n_boot: int, seed: int) ->
             out["clusters"] = len(counts)
     out["accuracy_covered"] = float(correct[covered].mean()) if covered.any() else float("nan")
     out["correct"] = int(correct.sum())
-    out["degenerate"] = int(frame["degenerate"].to_numpy(dtype=bool).sum())
+    out["degenerate"] = int(data["degenerate"][idx].sum())
     return out
+
+
+def _groups(codes: np.ndarray, within: np.ndarray) -> list[np.ndarray]:
+    """The rows ``within`` split by ``codes``, groups in order of first appearance, rows in table order.
+
+    What ``groupby(sort=False)`` yields, on integer codes: pandas' groupby on the string columns cost more
+    than the statistics on small tables (the BATS benchmark's 100 questions).
+    """
+    sub = codes[within]
+    uniq, first = np.unique(sub, return_index=True)
+    return [within[sub == code] for code in uniq[np.argsort(first)]]
 
 
 def _summarize(
@@ -918,21 +1360,30 @@ def _summarize(
     Overall and group intervals resample relations (the sampled unit of BATS: 40 relations, not 98,000
     independent questions); a relation's interval resamples its test pairs (clusters of its questions).
     """
-    # integer cluster codes, so the per-level resampling never sorts strings
-    relation_code = questions.groupby("relation", sort=False).ngroup().to_numpy()
-    pair_code = questions.groupby(["relation", "b", "b_prime"], sort=False).ngroup().to_numpy()
+    # integer codes (first appearance, as groupby(sort=False) numbers groups), so nothing sorts strings
+    codes = {c: pd.factorize(questions[c], sort=False)[0] for c in ("method", "relation", *group_cols)}
+    relation_code = codes["relation"]
+    pair_key = [pd.factorize(questions[c], sort=False)[0].astype(np.int64) for c in ("b", "b_prime")]
+    key = (relation_code.astype(np.int64) * (pair_key[0].max(initial=0) + 1) + pair_key[0]) * (
+        pair_key[1].max(initial=0) + 1
+    ) + pair_key[1]
+    pair_code = pd.factorize(key, sort=False)[0]
+    text = {c: questions[c].to_numpy() for c in ("method", "relation", "relation_name", *group_cols)}
+    data = {c: questions[c].to_numpy(dtype=bool) for c in ("covered", "correct", "degenerate")}
+    data |= {col: questions[col].to_numpy(dtype=float) for _, col in SCORES}
     rel_rows, group_rows, overall_rows = [], [], []
-    for method, qm in questions.groupby("method", sort=False):
-        for rel, qr in qm.groupby("relation", sort=False):
-            row = {"method": method, "relation": rel}
+    for qm in _groups(codes["method"], np.arange(len(questions))):
+        method = text["method"][qm[0]]
+        for qr in _groups(relation_code, qm):
+            row = {"method": method, "relation": text["relation"][qr[0]]}
             for col in ("relation_name", *group_cols):
-                row[col] = qr[col].iloc[0]
-            rel_rows.append(row | _stats(qr, pair_code[qr.index], n_boot, seed))
+                row[col] = text[col][qr[0]]
+            rel_rows.append(row | _stats(data, qr, pair_code[qr], n_boot, seed))
         for col in group_cols:
-            for value, qg in qm.groupby(col, sort=False):
-                row = {"method": method, "level": col, "group": value}
-                group_rows.append(row | _stats(qg, relation_code[qg.index], n_boot, seed))
-        overall_rows.append({"method": method} | _stats(qm, relation_code[qm.index], n_boot, seed))
+            for qg in _groups(codes[col], qm):
+                row = {"method": method, "level": col, "group": text[col][qg[0]]}
+                group_rows.append(row | _stats(data, qg, relation_code[qg], n_boot, seed))
+        overall_rows.append({"method": method} | _stats(data, qm, relation_code[qm], n_boot, seed))
     setup = setup | {
         "interval": f"{CI_LEVEL:.0%} percentile cluster bootstrap ({n_boot} replicates; none when 0)",
         "interval_unit": {"overall": unit, "group": unit, "relation": "test pair"},
@@ -998,7 +1449,7 @@ def solve_google(
         covered[rows] = table.usable[train] & table.usable[test] & table.findable()[test]
     frames = []
     group = np.where(np.char.startswith(section.astype(str), GOOGLE_SEMANTIC_PREFIX), "syntactic", "semantic")
-    cwords = np.array(cand.words + [""], dtype=object)
+    cwords = cand._words_array
     for method in methods:
         outcome = _Outcome.blank(n)
         for rows, train, test, words, table in plan:

@@ -13,4 +13,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wordembed.commands.run",
     "wordembed.commands.results",
     "wordembed.commands.data",
+    "wordembed.commands.layers",
 )
