@@ -632,7 +632,7 @@ def plot_layers(
 
     An entry scored at one layer only is a marker at its depth; ``chosen`` (name -> layer) marks the chosen
     layer on a line; ``references`` (name -> metric -> value, e.g. a classical model) are horizontal dotted
-    lines. Anisotropy is drawn from its ``all`` rows, every other metric from ``part``.
+    lines (each its own colour). Anisotropy is drawn from its ``all`` rows, every other metric from ``part``.
     """
     import matplotlib.pyplot as plt
 
@@ -652,9 +652,9 @@ def plot_layers(
             if chosen and name in chosen:
                 at = line[line["layer"] == chosen[name]]
                 ax.plot(at["relative_depth"], at["value"], "o", color=handle.get_color(), ms=6)
-        for name, values in (references or {}).items():
+        for i, (name, values) in enumerate((references or {}).items()):  # colours after the lines': told apart
             if metric in values and np.isfinite(values[metric]):
-                ax.axhline(values[metric], ls=":", lw=1.2, color="grey", label=name)
+                ax.axhline(values[metric], ls=":", lw=1.4, color=f"C{(len(tables) + i) % 10}", label=name)
         ax.set_title(_label(metric) + ("" if metric == "anisotropy" else f" ({part})"), fontsize=10)
         ax.set_xlabel("relative depth (layer / L)")
         ax.set_xlim(-0.03, 1.03)
