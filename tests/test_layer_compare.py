@@ -23,7 +23,7 @@ from wordembed.analyses.layer_compare import (
     held_out_fits,
     read_sweep,
 )
-from wordembed.analyses.layers import SweepResult, choose_layer, layer_metrics, write_sweep
+from wordembed.analyses.layers import RULE_METRICS, SweepResult, choose_layer, layer_metrics, write_sweep
 from wordembed.errors import ParameterError
 
 
@@ -91,3 +91,22 @@ def test_the_figure_draws_a_line_per_decoder_and_a_reference_per_one_layer_model
     assert np.allclose(curve.get_ydata()[1:], [1.0, -1.0, -1.0, -1.0])
     reference = next(line for line in ax.get_lines() if line.get_label() == "stat")
     assert np.allclose(reference.get_ydata(), -1.0)
+
+
+def test_the_command_adds_params_and_families_from_the_model_yamls(tmp_path: Path, capsys) -> None:
+    from wordembed.cli import main
+    from wordembed.models.spec import load_spec
+    from wordembed.results import read_table
+
+    data, words, x = _constructed()
+    dec = _write(tmp_path / "a", "smollm2-135m", "", x[:, [0, 1, 2, 2, 2]], words, data)
+    stat = _write(tmp_path / "b", "glove-50d", "", x[:, [2]], words, data)
+    assert main(["compare-layers", str(dec), str(stat), "--out", str(tmp_path / "out")]) == 0
+    table = read_table(tmp_path / "out", "comparison").set_index("model")
+    assert table.loc["smollm2-135m", "params"] == load_spec("smollm2-135m").params
+    assert list(table["family"]) == ["decoder", "static"]
+    assert table.loc["smollm2-135m", "test_rho_men"] == pytest.approx(1.0)
+    fits = read_table(tmp_path / "out", "fits")
+    assert set(fits["metric"]) == set(RULE_METRICS) and set(fits["outcome"]) == {"cannot_separate"}
+    assert (tmp_path / "out" / "layers_compare.png").is_file()
+    assert "results in" in capsys.readouterr().out

@@ -14,4 +14,5 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wordembed.commands.results",
     "wordembed.commands.data",
     "wordembed.commands.layers",
+    "wordembed.commands.compare_layers",
 )
