@@ -266,13 +266,13 @@ def test_memory_refusal_and_override(tiny, monkeypatch):
     """The same check that protects a 7B load, on the tiny llama with its real parameter count."""
     need = decoder.required_bytes(tiny["params"], "float32")
     assert need == int(tiny["params"] * 4 * 1.2) + 512 * 1024**2
-    monkeypatch.setattr(decoder, "available_bytes", lambda device: need - 1)
+    monkeypatch.setattr(decoder.loading, "available_bytes", lambda device: need - 1)
     with pytest.raises(ModelError, match=r"needs about 0\.5 GiB .*available RAM.*check_memory: false"):
         _encoder(tiny)
     enc = _encoder(tiny, check_memory=False)
     vecs, _ = enc.encode(["king"])
     np.testing.assert_allclose(vecs[0], _reference(tiny, "king", layer=2), rtol=1e-5, atol=1e-5)
-    monkeypatch.setattr(decoder, "available_bytes", lambda device: need)
+    monkeypatch.setattr(decoder.loading, "available_bytes", lambda device: need)
     assert _encoder(tiny).encode(["king"])[0].shape == (1, 32)
 
 
@@ -285,7 +285,7 @@ def test_llama2_7b_is_refused_before_loading(monkeypatch):
         seen.append(device)
         return 12 * 1024**3 if device.startswith("cuda") else 24 * 1024**3
 
-    monkeypatch.setattr(decoder, "available_bytes", free)
+    monkeypatch.setattr(decoder.loading, "available_bytes", free)
     with pytest.raises(ModelError) as err:
         load_encoder("llama2-7b", device="cuda")
     msg = str(err.value)
@@ -296,7 +296,7 @@ def test_llama2_7b_is_refused_before_loading(monkeypatch):
     ):
         load_encoder("llama2-7b", device="cpu")
     assert seen == ["cuda", "cpu"]
-    monkeypatch.setattr(decoder, "available_bytes", lambda device: 80 * 1024**3)
+    monkeypatch.setattr(decoder.loading, "available_bytes", lambda device: 80 * 1024**3)
     enc = load_encoder("llama2-7b", device="cuda")  # an 80 GiB GPU: accepted, nothing loaded yet
     assert enc.dtype == "bfloat16" and enc.model is None and len(enc.fingerprint()) == 64
 
@@ -491,3 +491,41 @@ def test_shipped_fingerprints_are_unchanged(key, options):
     encoder = decoder.from_spec(load_spec(key).with_options(dict(options)), None, "cpu")
     assert encoder.fingerprint() == SHIPPED_FINGERPRINTS[key, options]
     assert encoder.model is None  # the fingerprint needs no model
+
+
+# --------------------------------------------------------------------------------------------------- pooling
+def test_pooling_on_a_hand_built_tensor() -> None:
+    """Known answers without a model: hidden states [batch, seq, d] with the word at positions 1..2 (row 0)
+    and 2 (row 1), a shared prefix of one token (offset), and NaN in the padding that must not leak in."""
+    hidden = torch.tensor(
+        [
+            [[1.0, 2.0], [3.0, 4.0], [5.0, 8.0], [7.0, 0.0]],
+            [[0.5, 0.5], [2.0, 6.0], [9.0, 1.0], [float("nan"), float("inf")]],  # last: padding
+        ]
+    )
+    positions, lengths = [[2, 3], [3]], [5, 4]  # in the full prompts, one cached token ahead of each row
+    mean = decoder.pooling_weights(positions, lengths, "mean", width=4, offset=1)
+    np.testing.assert_array_equal(mean, [[0, 0.5, 0.5, 0], [0, 0, 1, 0]])
+    np.testing.assert_array_equal(decoder.pool(hidden, torch.from_numpy(mean)).numpy(), [[4.0, 6.0], [9.0, 1.0]])
+    last = decoder.pooling_weights(positions, lengths, "last", width=4, offset=1)
+    np.testing.assert_array_equal(decoder.pool(hidden, last).numpy(), [[5.0, 8.0], [9.0, 1.0]])
+    prompt_last = decoder.pooling_weights(positions, lengths, "prompt_last", width=4, offset=1)
+    np.testing.assert_array_equal(prompt_last, [[0, 0, 0, 1], [0, 0, 1, 0]])
+    np.testing.assert_array_equal(decoder.pool(hidden, prompt_last).numpy(), [[7.0, 0.0], [9.0, 1.0]])
+    layers = torch.stack([hidden, 2 * hidden], dim=1)  # [batch, layers, seq, d]
+    np.testing.assert_array_equal(decoder.pool(layers, mean).numpy(), [[[4, 6], [8, 12]], [[9, 1], [18, 2]]])
+    with pytest.raises(ParameterError, match="pooling='max'; valid: mean, last, prompt_last"):
+        decoder.pooling_weights(positions, lengths, "max", width=4)
+
+
+def test_vector_options_are_what_the_fingerprint_hashes(tiny) -> None:
+    """The options that change no vector (batch size, memory check, caches) are not in the fingerprint."""
+    enc = _encoder(tiny, batch_size=7, check_memory=False, prefix_cache=False)
+    assert enc.vector_options() == {
+        "layer": "middle", "pooling": "mean", "prompt": "The word: {word}", "bos": True, "revision": None,
+        "dtype": "float32",
+    }  # fmt: skip
+    assert decoder.VECTOR_OPTIONS == ("layer", "pooling", "prompt", "bos", "revision")
+    assert decoder.layer_index("middle", 4, "x") == 2 and decoder.layer_index(-1, 4, "x") == 4
+    with pytest.raises(ParameterError, match="x: option 'layer' = 9 is out of range .* valid values: -5 .. 4"):
+        decoder.layer_index(9, 4, "x")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,15 @@ def test_fingerprint_covers_key_options_and_checksum() -> None:
     assert base != fingerprint(s, {"o": 2}, "abc")
     assert base != fingerprint(s, {"o": 1}, "abd")
     assert base != fingerprint(ModelSpec("b", "classical", "static", "", None, None, {"path": "x"}), {"o": 1}, "abc")
+
+
+def test_fingerprint_value_is_pinned() -> None:
+    """The store keys vectors by fingerprint: a change to the hash recipe would orphan every stored vector
+    (GBs to recompute), so one value is pinned here (the decoders' shipped ones in tests/test_decoder.py)."""
+    s = ModelSpec("a", "classical", "static", "", None, None, {"path": "x"})
+    assert fingerprint(s, {"o": 1}, "abc") == "7762ea2c17dd5e10291c276261fbe97f418677f6b0fe6b39b549a27bca5c69df"
+    payload = '{"artifact": "abc", "backend": "static", "key": "a", "options": {"o": 1}}'
+    assert fingerprint(s, {"o": 1}, "abc") == hashlib.sha256(payload.encode()).hexdigest()
 
 
 # ------------------------------------------------------------------------------------ backend options

@@ -57,3 +57,28 @@ def test_changed_model_files_are_not_served_from_the_old_entry(tmp_path: Path) -
     _vector_model(tmp_path, {"king": [3.0, 4.0], "queen": [0.0, 1.0]})  # same spec, new vectors file
     again = get_embeddings(spec, ["king"], store=store, progress=False)
     np.testing.assert_allclose(again.vectors, [[3.0, 4.0]])
+
+
+def test_the_store_owns_the_aliases_and_removing_an_entry_drops_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _vector_model(tmp_path, {"king": [1.0, 0.0], "queen": [0.0, 1.0]})
+    store = EmbeddingStore(tmp_path / "store")
+    calls: list[str] = []
+    real_load = registry.load_encoder
+
+    def counting_load(*args: object, **kwargs: object) -> object:
+        calls.append("load")
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "load_encoder", counting_load)
+    get_embeddings(spec, ["king"], store=store, progress=False)
+    (alias,) = (store.root / "aliases").glob("*.json")
+    (entry,) = store.entries()
+    assert store.read_alias(alias.stem) == entry.fingerprint
+    store.remove("tiny-static")
+    assert not alias.exists(), "an alias of a removed entry would point at nothing"
+    again = get_embeddings(spec, ["king"], store=store, progress=False)
+    assert calls == ["load", "load"]
+    np.testing.assert_array_equal(again.vectors, [[1.0, 0.0]])
+    assert store.read_alias(alias.stem) == entry.fingerprint

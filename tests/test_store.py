@@ -16,7 +16,15 @@ import numpy as np
 import pytest
 
 from wordembed.errors import ModelError, ParameterError
-from wordembed.store import CHUNK_SUFFIX, TMP_SUFFIX, EmbeddingStore, StoreWarning, atomic_write_bytes
+from wordembed.store import (
+    CHUNK_SUFFIX,
+    DATA_SUFFIX,
+    TMP_SUFFIX,
+    EmbeddingStore,
+    StoreWarning,
+    atomic_write_bytes,
+    read_header,
+)
 
 
 class CountingEncoder:
@@ -80,7 +88,34 @@ def expected(enc: CountingEncoder, words: Sequence[str]) -> np.ndarray:
 
 
 def chunk_files(store: EmbeddingStore, enc: CountingEncoder) -> list[Path]:
+    """The sidecars of ``enc``'s entry: one per chunk."""
     return sorted((store.entry_dir(enc) / "chunks").glob(f"*{CHUNK_SUFFIX}"))
+
+
+def data_file(sidecar: Path) -> Path:
+    """The ``.npz`` a sidecar names."""
+    return read_header(sidecar).data_path
+
+
+def flip_vector_byte(enc: CountingEncoder, sidecar: Path, word: str) -> Path:
+    """Damage one byte inside ``word``'s stored vector (not a header): only the checksum can tell."""
+    path = data_file(sidecar)
+    data = bytearray(path.read_bytes())
+    at = bytes(data).find(enc.vector(word).astype("<f4").tobytes())
+    assert at > 0
+    data[at + 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def copy_chunk(sidecar: Path, folder: Path, name: str | None = None) -> Path:
+    """Copy a chunk (sidecar and data) into another entry's chunk folder; returns the new sidecar."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = data_file(sidecar)
+    (folder / data.name).write_bytes(data.read_bytes())
+    target = folder / (name or sidecar.name)
+    target.write_bytes(sidecar.read_bytes())
+    return target
 
 
 @pytest.fixture
@@ -173,38 +208,52 @@ def test_chunks_follow_chunk_size(store: EmbeddingStore) -> None:
 
 def _chunk_of(store: EmbeddingStore, enc: CountingEncoder, word: str) -> Path:
     for path in chunk_files(store, enc):
-        data = path.read_bytes()
-        if f'"{word}"'.encode() in data:
+        if word in read_header(path).words:
             return path
     raise AssertionError(word)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip_vector", "flip_header", "garbage"])
+@pytest.mark.parametrize(
+    "damage",
+    ["truncate_data", "flip_vector", "garbage_data", "missing_data", "sidecar_word", "sidecar_absent", "garbage_sidecar"],
+)
 def test_corrupt_chunk_is_reported_removed_and_recomputed(store: EmbeddingStore, damage: str) -> None:
     enc = CountingEncoder(chunk_size=4)
     reference = store.embed(enc, WORDS_A, progress=False)
-    victim = _chunk_of(store, enc, "w005")  # the second chunk: w004..w007
-    data = bytearray(victim.read_bytes())
-    if damage == "truncate":
-        data = data[: len(data) // 2]
+    sidecar = _chunk_of(store, enc, "w005")  # the second chunk: w004..w007
+    data = data_file(sidecar)
+    stem = sidecar.name.split(".")[0]
+    if damage == "truncate_data":
+        data.write_bytes(data.read_bytes()[:-100])
     elif damage == "flip_vector":
-        data[-40] ^= 0xFF  # inside the last vector, before the checksum
-    elif damage == "flip_header":
-        data[20] ^= 0x55
+        flip_vector_byte(enc, sidecar, "w006")
+    elif damage == "garbage_data":
+        data.write_bytes(b"\x00" * 64)
+    elif damage == "missing_data":
+        data.unlink()
+    elif damage == "sidecar_word":  # still valid JSON, but no longer the words the data holds
+        sidecar.write_text(sidecar.read_text(encoding="utf-8").replace('"w005"', '"w0X5"'), encoding="utf-8")
+    elif damage == "sidecar_absent":  # claims a present word is absent
+        head = json.loads(sidecar.read_text(encoding="utf-8"))
+        head.update(absent=[1], n_present=head["n"] - 1)
+        sidecar.write_text(json.dumps(head), encoding="utf-8")
     else:
-        data = bytearray(b"\x00" * 64)
-    victim.write_bytes(bytes(data))
+        sidecar.write_bytes(b"\x00" * 64)
 
     enc2 = CountingEncoder(chunk_size=4)
-    with pytest.warns(StoreWarning, match=victim.name):
+    with pytest.warns(StoreWarning, match=stem):
         emb = store.embed(enc2, WORDS_A, progress=False)
     assert enc2.encoded == ["w004", "w005", "w006", "w007"]
     assert emb.words == reference.words
     np.testing.assert_array_equal(emb.vectors, reference.vectors)
     # The recomputed chunk is whole again: a third run neither warns nor encodes.
-    enc3 = CountingEncoder(chunk_size=4)
-    store.embed(enc3, WORDS_A, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreWarning)
+        enc3 = CountingEncoder(chunk_size=4)
+        store.embed(enc3, WORDS_A, progress=False)
     assert enc3.encoded == []
+    (listed,) = store.entries(verify=True)
+    assert listed.problems == () and listed.n_chunks == 3
 
 
 def test_stale_chunk_of_another_fingerprint_is_removed(store: EmbeddingStore) -> None:
@@ -213,13 +262,13 @@ def test_stale_chunk_of_another_fingerprint_is_removed(store: EmbeddingStore) ->
     other = CountingEncoder(chunk_size=4, version="v2")
     store.embed(other, ["x1", "x2"], progress=False)
     (foreign,) = chunk_files(store, other)
-    stray = store.entry_dir(enc) / "chunks" / foreign.name
-    stray.write_bytes(foreign.read_bytes())
+    stray = copy_chunk(foreign, store.entry_dir(enc) / "chunks")
+    stray_data = data_file(stray)
 
     enc2 = CountingEncoder(chunk_size=4)
     with pytest.warns(StoreWarning, match=rf"{stray.name}.*another fingerprint"):
         emb = store.embed(enc2, ["x1", "w001"], progress=False)
-    assert not stray.exists()
+    assert not stray.exists() and not stray_data.exists()
     assert enc2.encoded == ["x1"]
     np.testing.assert_array_equal(emb.vectors, expected(enc, ["x1", "w001"]))
 
@@ -233,8 +282,7 @@ def test_stale_chunk_of_other_dims_is_removed(store: EmbeddingStore, tmp_path: P
     scratch = EmbeddingStore(tmp_path / "scratch")
     scratch.embed(wide, ["y1"], progress=False)
     (odd,) = sorted((scratch.entry_dir(wide) / "chunks").glob(f"*{CHUNK_SUFFIX}"))
-    stray = store.entry_dir(enc) / "chunks" / odd.name
-    stray.write_bytes(odd.read_bytes())
+    stray = copy_chunk(odd, store.entry_dir(enc) / "chunks")
     enc2 = CountingEncoder(chunk_size=4)
     with pytest.warns(StoreWarning, match=rf"{stray.name}.*shape \(16,\)"):
         emb = store.embed(enc2, ["y1", "w002"], progress=False)
@@ -287,8 +335,14 @@ def test_no_temp_files_left_and_crash_keeps_finished_chunks(store: EmbeddingStor
     emb = store.embed(enc2, WORDS_A, progress=False)
     assert enc2.encoded == WORDS_A[8:]
     np.testing.assert_array_equal(emb.vectors, expected(enc, emb.words))
-    assert sorted(p.name for p in entry.iterdir()) == ["chunks", "meta.json"]
-    assert all(p.name.endswith(CHUNK_SUFFIX) for p in (entry / "chunks").iterdir())
+    locks = ["locks"] if store.locking else []
+    assert sorted(p.name for p in entry.iterdir()) == ["chunks", *locks, "meta.json"]
+    sidecars = chunk_files(store, enc)
+    # Exactly a sidecar and the data file it names per chunk: nothing half written, nothing left over.
+    assert sorted(p.name for p in (entry / "chunks").iterdir()) == sorted(
+        [p.name for p in sidecars] + [data_file(p).name for p in sidecars]
+    )
+    assert all(data_file(p).name.endswith(DATA_SUFFIX) for p in sidecars)
 
 
 def test_atomic_write_leaves_old_file_when_replace_fails(
@@ -398,8 +452,7 @@ def test_without_meta_the_majority_shape_wins(store: EmbeddingStore, tmp_path: P
     scratch = EmbeddingStore(tmp_path / "scratch")
     scratch.embed(wide, ["y1"], progress=False)
     (odd,) = sorted((scratch.entry_dir(wide) / "chunks").glob(f"*{CHUNK_SUFFIX}"))
-    stray = store.entry_dir(enc) / "chunks" / f"000{CHUNK_SUFFIX}"  # sorts first
-    stray.write_bytes(odd.read_bytes())
+    stray = copy_chunk(odd, store.entry_dir(enc) / "chunks", f"000{CHUNK_SUFFIX}")  # sorts first
     (store.entry_dir(enc) / "meta.json").unlink()
     enc2 = CountingEncoder(chunk_size=4)
     with pytest.warns(StoreWarning, match=rf"{stray.name}.*shape \(16,\)"):
@@ -412,23 +465,45 @@ def test_without_meta_the_majority_shape_wins(store: EmbeddingStore, tmp_path: P
 def test_write_error_surfaces_and_earlier_chunks_stay(
     store: EmbeddingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import wordembed.store as store_module
+    from wordembed.store.files import Staged
 
-    real = store_module.atomic_write_bytes
-    calls = []
+    real = Staged.commit
+    commits: list[int] = []
 
-    def failing_second(path: Path, data: object) -> None:
-        calls.append(path)
-        if len([p for p in calls if p.name.endswith(CHUNK_SUFFIX)]) == 2:
+    def failing_second(self: Staged, **kwargs: object) -> None:
+        commits.append(1)
+        if len(commits) == 3:  # meta.json, the first chunk, then the second chunk: its renames fail
             raise OSError("No space left on device")
-        real(path, data)  # type: ignore[arg-type]
+        real(self, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store_module, "atomic_write_bytes", failing_second)
+    monkeypatch.setattr(Staged, "commit", failing_second)
     enc = CountingEncoder(chunk_size=4)
     with pytest.raises(OSError, match="No space left"):
         store.embed(enc, WORDS_A, progress=False)
-    monkeypatch.setattr(store_module, "atomic_write_bytes", real)
+    monkeypatch.setattr(Staged, "commit", real)
+    assert len(chunk_files(store, enc)) == 1
+    assert not [p for p in store.entry_dir(enc).rglob("*") if p.name.endswith(TMP_SUFFIX)]
     enc2 = CountingEncoder(chunk_size=4)
     emb = store.embed(enc2, WORDS_A, progress=False)
     assert enc2.encoded == WORDS_A[4:]  # the first chunk was kept; the failed one and the rest recomputed
     np.testing.assert_array_equal(emb.vectors, expected(enc, emb.words))
+
+
+def test_cached_encoder_wraps_any_encoder_and_is_one(store: EmbeddingStore) -> None:
+    """The orchestration (what is missing, encode in chunks, write) lives in CachedEncoder; its encode()
+    keeps the Encoder contract, so it can stand where an encoder goes (rows aligned, zeros where absent)."""
+    from wordembed.models.base import Encoder
+    from wordembed.store import CachedEncoder, embed_with_store
+
+    enc = CountingEncoder(chunk_size=3)
+    cached = CachedEncoder(enc, store)
+    assert isinstance(cached, Encoder) and cached.key == "toy" and cached.fingerprint() == enc.fingerprint()
+    vectors, present = cached.encode(["w001", "zzgap", "w002", "w001"])
+    np.testing.assert_array_equal(present, [True, False, True, True])
+    np.testing.assert_array_equal(vectors, np.stack([enc.vector("w001"), np.zeros(8), enc.vector("w002"),
+                                                     enc.vector("w001")]))  # fmt: skip
+    assert enc.encoded == ["w001", "zzgap", "w002"]
+    again = CountingEncoder(chunk_size=3)
+    emb = embed_with_store(again, ["w002", "w003"], store, progress=False)
+    assert again.encoded == ["w003"]
+    np.testing.assert_array_equal(emb.vectors, expected(enc, ["w002", "w003"]))

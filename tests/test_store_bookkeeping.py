@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_store import WORDS_A, CountingEncoder, chunk_files, expected
+from test_store import WORDS_A, CountingEncoder, chunk_files, data_file, expected, flip_vector_byte
 
 import wordembed.store as store_module
 from wordembed.errors import WordembedError
-from wordembed.store import CHUNK_SUFFIX, EmbeddingStore, StoreError, atomic_write_bytes
+from wordembed.store import DATA_SUFFIX, EmbeddingStore, StoreError, atomic_write_bytes
 
 
 @pytest.fixture
@@ -30,16 +30,16 @@ def test_entry_recreated_after_its_folder_is_deleted_mid_run_keeps_its_meta(
     enc = CountingEncoder(chunk_size=4)
     store.embed(enc, ["early"], progress=False)  # meta.json exists when the next run opens the entry
     entry = store.entry_dir(enc)
-    real = store_module._write_chunk
-    writes: list[Path] = []
+    real = EmbeddingStore.write_chunk
+    writes: list[object] = []
 
-    def delete_before_second(path: Path, *args: object) -> None:
-        writes.append(path)
+    def delete_before_second(self: EmbeddingStore, *args: object, **kwargs: object) -> Path:
+        writes.append(args)
         if len(writes) == 2:  # in the writer thread, between two chunk writes: no race with a pending one
             shutil.rmtree(entry)
-        real(path, *args)  # type: ignore[arg-type]
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store_module, "_write_chunk", delete_before_second)
+    monkeypatch.setattr(EmbeddingStore, "write_chunk", delete_before_second)
     store.embed(enc, WORDS_A, progress=False)  # 11 words in chunks of 4: 3 chunk writes
     assert len(writes) == 3
     meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
@@ -47,7 +47,7 @@ def test_entry_recreated_after_its_folder_is_deleted_mid_run_keeps_its_meta(
     (listed,) = store.entries()
     assert (listed.key, listed.fingerprint, listed.problems) == ("toy", enc.fingerprint(), ())
     assert (listed.n_chunks, listed.n_words, listed.n_missing) == (2, 6, 1)  # chunks 2 and 3 survived
-    monkeypatch.setattr(store_module, "_write_chunk", real)
+    monkeypatch.setattr(EmbeddingStore, "write_chunk", real)
     again = CountingEncoder(chunk_size=4)
     emb = store.embed(again, WORDS_A, progress=False)
     assert again.encoded == WORDS_A[:4]  # only the deleted chunk's words are computed again
@@ -68,18 +68,12 @@ def test_entry_with_chunks_but_no_meta_is_listed_not_hidden(store: EmbeddingStor
     assert not removed.path.exists()
 
 
-def _flip_vector_byte(path: Path) -> None:
-    """Damage the vectors, not the header: only the checksum can tell."""
-    data = bytearray(path.read_bytes())
-    data[-40] ^= 0xFF
-    path.write_bytes(bytes(data))
-
-
 def test_list_verify_rehashes_every_chunk_and_reports_bad_ones(store: EmbeddingStore) -> None:
     enc = CountingEncoder(chunk_size=4)
     store.embed(enc, WORDS_A, progress=False)
-    victim = chunk_files(store, enc)[1]
-    _flip_vector_byte(victim)
+    sidecar = chunk_files(store, enc)[1]
+    word = next(w for w in store_module.read_header(sidecar).words if not w.startswith("zz"))
+    victim = flip_vector_byte(enc, sidecar, word)  # the vectors, not a header: only the checksum can tell
     damaged = victim.read_bytes()
 
     (quick,) = store.entries()
@@ -94,8 +88,8 @@ def test_list_verify_rehashes_every_chunk_and_reports_bad_ones(store: EmbeddingS
     again = CountingEncoder(chunk_size=4)
     with pytest.warns(store_module.StoreWarning, match="checksum mismatch"):
         store.embed(again, WORDS_A, progress=False)
-    assert again.encoded == WORDS_A[4:8]  # the next embed discards and recomputes that chunk ...
-    assert victim.read_bytes() != damaged  # ... rewritten under the same name (the hash of its words)
+    assert again.encoded == store_module.read_header(sidecar).words  # the next embed recomputes that chunk ...
+    assert victim.read_bytes() != damaged  # ... rewritten under the same names (its words' and data's hashes)
     (clean,) = store.entries(verify=True)
     assert clean.problems == () and clean.n_words == 10
 
@@ -103,7 +97,7 @@ def test_list_verify_rehashes_every_chunk_and_reports_bad_ones(store: EmbeddingS
 def test_list_verify_reports_a_truncated_chunk_too(store: EmbeddingStore) -> None:
     enc = CountingEncoder(chunk_size=4)
     store.embed(enc, WORDS_A, progress=False)
-    victim = chunk_files(store, enc)[0]
+    victim = data_file(chunk_files(store, enc)[0])
     victim.write_bytes(victim.read_bytes()[:-7])
     for verify in (False, True):
         (listed,) = store.entries(verify=verify)
@@ -119,7 +113,7 @@ def _full_after(n_ok: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     chunk_tmps: list[str] = []
 
     def mkstemp(suffix: str | None = None, prefix: str | None = None, dir: str | None = None, **kw: object):
-        if prefix and CHUNK_SUFFIX in prefix:
+        if prefix and DATA_SUFFIX in prefix:
             chunk_tmps.append(prefix)
             if len(chunk_tmps) > n_ok:
                 return os.open("/dev/full", os.O_WRONLY), str(Path(dir or ".") / f"{prefix}full{suffix}")
@@ -140,7 +134,7 @@ def test_disk_full_in_the_store_is_one_line_naming_the_chunk(
     assert "\n" not in message
     assert message.startswith(f"embedding store: cannot write {store.entry_dir(enc) / 'chunks'}/")
     assert "No space left on device" in message and "the vectors stored before are kept" in message
-    assert err.value.path.name.endswith(CHUNK_SUFFIX)
+    assert err.value.path.name.endswith(DATA_SUFFIX)
     assert isinstance(err.value, WordembedError) and isinstance(err.value, OSError)
     assert err.value.__cause__.errno == errno.ENOSPC
     monkeypatch.undo()
@@ -172,10 +166,9 @@ def test_store_list_verify_and_models_fetch_force_on_the_command_line(
     store.embed(enc, WORDS_A, progress=False)
     assert main(["store", "--store", str(store.root), "list", "--verify"]) == 0
     assert "chunks re-hashed" in capsys.readouterr().out
-    chunk = chunk_files(store, enc)[0]
-    data = bytearray(chunk.read_bytes())
-    data[-1] ^= 0xFF  # one flipped byte in a vector
-    chunk.write_bytes(bytes(data))
+    sidecar = chunk_files(store, enc)[0]
+    word = next(w for w in store_module.read_header(sidecar).words if not w.startswith("zz"))
+    flip_vector_byte(enc, sidecar, word)  # one flipped byte in a vector
     assert main(["store", "--store", str(store.root), "list"]) == 0  # a plain listing does not read chunks
     capsys.readouterr()
     assert main(["store", "--store", str(store.root), "list", "--verify"]) == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wordembed.store import CHUNK_SUFFIX, TMP_SUFFIX, EmbeddingStore, _read_header
+from wordembed.store import CHUNK_SUFFIX, TMP_SUFFIX, EmbeddingStore, read_header
 
 N_WORDS = 5000
 CHUNK = 250
@@ -98,7 +98,7 @@ def test_killed_run_resumes_without_recomputing_finished_chunks(tmp_path: Path) 
 
     (entry,) = [p for p in store_root.iterdir() if p.is_dir()]
     chunks = sorted((entry / "chunks").glob(f"*{CHUNK_SUFFIX}"))
-    done = {w for path in chunks for w in _read_header(path).words}
+    done = {w for path in chunks for w in read_header(path).words}
     n_done = len(chunks)
     assert KILL_AFTER <= n_done < N_WORDS // CHUNK
     assert len(done) == n_done * CHUNK

@@ -73,61 +73,16 @@ def get_embeddings(
     if wanted is None:
         raise ParameterError(f"embedding source {os.fspath(source)!r} is a model: give the words to embed")
     from wordembed.models.registry import load_encoder
-
-    spec: Any = where
     from wordembed.models.spec import load_spec
+    from wordembed.store import embed_by_alias
 
     store = store or EmbeddingStore()
-    spec = load_spec(spec).with_options(options)
-    alias = _alias_key(spec, device)
-    known = _read_alias(store, alias)
-    if known is not None:
-        # A warm run: the store may hold every word already, so do not load the model unless a word is new.
-        lazy = _LazyEncoder(spec.key, known, lambda: load_encoder(spec, device=device))
-        try:
-            return store.embed(lazy, wanted, progress=progress)
-        except _StaleAlias:
-            pass  # the model's fingerprint changed under the same spec: fall through and embed for real
-    encoder = load_encoder(spec, device=device)
-    result = store.embed(encoder, wanted, progress=progress)
-    _write_alias(store, alias, encoder.key, encoder.fingerprint())
-    return result
-
-
-class _StaleAlias(Exception):
-    """The fingerprint recorded for a spec is not the one its loaded encoder reports."""
-
-
-class _LazyEncoder:
-    """An encoder whose fingerprint is known from an earlier run; it loads the model only to encode.
-
-    Loading a model costs seconds to minutes (a GGUF conversion, a TensorFlow graph) while reading stored
-    vectors costs milliseconds: warm notebook runs must not pay for a model they never call.
-    """
-
-    def __init__(self, key: str, fingerprint: str, load: Any) -> None:
-        self.key = key
-        self._fingerprint = fingerprint
-        self._load = load
-        self._encoder: Any = None
-
-    def _real(self) -> Any:
-        if self._encoder is None:
-            encoder = self._load()
-            if encoder.fingerprint() != self._fingerprint:
-                raise _StaleAlias(self.key)
-            self._encoder = encoder
-        return self._encoder
-
-    def fingerprint(self) -> str:
-        return self._fingerprint
-
-    @property
-    def chunk_size(self) -> int | None:
-        return getattr(self._real(), "chunk_size", None)
-
-    def encode(self, words: list[str]) -> Any:
-        return self._real().encode(words)
+    spec = load_spec(where).with_options(options)
+    # The store keeps the alias (spec -> fingerprint), so a warm run reads the vectors without loading the model.
+    return embed_by_alias(
+        store, _alias_key(spec, device), spec.key, lambda: load_encoder(spec, device=device), wanted,
+        progress=progress,
+    )  # fmt: skip
 
 
 def _alias_key(spec: Any, device: str | None) -> str:
@@ -152,26 +107,3 @@ def _alias_key(spec: Any, device: str | None) -> str:
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
         payload["files"] = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _alias_path(store: EmbeddingStore, alias: str) -> Path:
-    return store.root / "aliases" / f"{alias}.json"
-
-
-def _read_alias(store: EmbeddingStore, alias: str) -> str | None:
-    import json
-
-    try:
-        return str(json.loads(_alias_path(store, alias).read_text())["fingerprint"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _write_alias(store: EmbeddingStore, alias: str, key: str, fingerprint: str) -> None:
-    import json
-
-    from wordembed.store import atomic_write_bytes
-
-    path = _alias_path(store, alias)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, json.dumps({"key": key, "fingerprint": fingerprint}).encode())

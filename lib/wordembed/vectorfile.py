@@ -27,8 +27,6 @@ What is refused, and why:
 from __future__ import annotations
 
 import mmap
-import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,6 +35,7 @@ import numpy as np
 
 from wordembed.embeddings import Embeddings
 from wordembed.errors import DataFormatError, ParameterError, WordembedError
+from wordembed.util import atomic_open
 
 FORMATS = ("auto", "word2vec", "word2vec-binary", "glove")
 
@@ -302,11 +301,7 @@ def write_word2vec(emb: Embeddings, path: str | Path, *, binary: bool = False) -
             raise ParameterError(f"word {w!r} cannot be written to a word2vec file (empty or with whitespace)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise VectorFileWriteError(path, exc) from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_open(path, "wb") as f:
             n, d = vectors.shape
             f.write(f"{n} {d}\n".encode())
             if binary:
@@ -322,12 +317,8 @@ def write_word2vec(emb: Embeddings, path: str | Path, *, binary: bool = False) -
                         for w, vals in zip(emb.words[start : start + 4096], text.tolist(), strict=True)
                     ]
                     f.write("".join(lines).encode("utf-8"))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise VectorFileWriteError(path, exc) from exc
-        raise
+    except OSError as exc:
+        raise VectorFileWriteError(path, exc) from exc
     return path
 
 

@@ -1,4 +1,5 @@
-"""``wordembed embed`` fills the store (and can export word2vec text); ``wordembed store`` lists/removes entries."""
+"""``wordembed embed`` fills the store (and can export word2vec text); ``wordembed store`` lists, removes and
+exports entries (``store export``: a stored model as word2vec text or one ``.npz``, without loading it)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     embed.add_argument("--no-progress", action="store_true", help="no progress bar")
     embed.set_defaults(func=run_embed)
 
-    store = subparsers.add_parser("store", help="list or remove embedding store entries")
+    store = subparsers.add_parser("store", help="list, remove or export embedding store entries")
     store.add_argument("--store", type=Path, help="store folder (default: $WORDEMBED_STORE or the cache)")
     actions = store.add_subparsers(dest="store_command", metavar="ACTION")
     listing = actions.add_parser("list", help="one line per entry: model, fingerprint, words, size")
@@ -48,7 +49,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove = actions.add_parser("remove", help="remove the entries of a model key, or one fingerprint")
     remove.add_argument("target", metavar="KEY|FINGERPRINT")
     remove.set_defaults(func=run_store_remove)
+    export = actions.add_parser(
+        "export",
+        help="write a stored entry's vectors as word2vec text or one .npz",
+        description="Write the vectors a store entry holds, without loading its model. word2vec text keeps "
+        "float32 exactly (9 significant digits); .npz holds arrays words, vectors, missing, key, fingerprint.",
+    )
+    export.add_argument("target", metavar="KEY|FINGERPRINT")
+    export.add_argument("--to", required=True, choices=("word2vec", "npz"), help="the file format")
+    export.add_argument("--out", required=True, type=out_file, help="the file to write (replaced if it exists)")
+    export.add_argument(
+        "--words", help="only these words, in this order: a file with one word per line (or a vocabulary name)"
+    )
+    export.add_argument(
+        "--layer",
+        type=layer_arg,
+        help="for an entry of all layers per word: the layer to export (0 = embeddings, negative from the "
+        "end), or 'all' (npz only)",
+    )
+    export.set_defaults(func=run_store_export)
     store.set_defaults(func=run_store_list)
+
+
+def layer_arg(text: str) -> int | str:
+    """An argparse type: an integer layer index or ``all``."""
+    if text.strip() == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer layer index or 'all', got {text!r}") from None
 
 
 def _store(args: argparse.Namespace) -> EmbeddingStore:
@@ -135,4 +165,26 @@ def run_store_remove(args: argparse.Namespace) -> int:
     removed = _store(args).remove(args.target)
     for e in removed:
         print(f"removed {e.key} ({e.n_words} words, {_size(e.size_bytes)}): {e.path}", file=sys.stdout)
+    return 0
+
+
+def run_store_export(args: argparse.Namespace) -> int:
+    from wordembed.store import export_entry
+
+    words = None
+    if args.words is not None:
+        from wordembed.datasets import load_vocabulary
+
+        words = list(dict.fromkeys(load_vocabulary(args.words)))
+        if not words:
+            raise ParameterError(f"--words {args.words}: the word list is empty")
+    with writing("--out", args.out):
+        done = export_entry(_store(args), args.target, to=args.to, out=args.out, words=words, layer=args.layer)
+    fingerprint = done.entry.path.name.rsplit("-", 1)[-1]
+    layer = "" if done.layer is None else f", layer {done.layer}"
+    print(f"wrote {len(done.words)} vectors of {done.entry.key} ({fingerprint}{layer}) to {done.path} as {done.to}")
+    if done.missing:
+        shown = ", ".join(done.missing[:N_MISSING_SHOWN])
+        more = f", ... ({len(done.missing) - N_MISSING_SHOWN} more)" if len(done.missing) > N_MISSING_SHOWN else ""
+        print(f"no vector stored for {len(done.missing)} words: {shown}{more}")
     return 0

@@ -7,13 +7,13 @@ parsed, so a study never runs on a silently altered copy of a benchmark.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import warnings
 from pathlib import Path
 
 from wordembed.errors import ChecksumError, DataFormatError, DatasetNotFoundError
 from wordembed.paths import data_dir
+from wordembed.util import sha256_file as sha256_file  # re-exported: wordembed.datasets.sha256_file
 
 SUMS_NAME = "SHA256SUMS"
 
@@ -95,14 +95,6 @@ _SUMS_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _SUMS_CACHE: dict[tuple[str, int, int], dict[str, str]] = {}
 # (resolved file path, size, mtime_ns, expected sha256): files already found to match in this process
 _VERIFIED: set[tuple[str, int, int, str]] = set()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _stat_key(path: Path) -> tuple[str, int, int]:

@@ -47,6 +47,7 @@ from typing import IO, Any
 from wordembed.errors import ChecksumError, ModelError
 from wordembed.models.spec import ModelSpec, load_spec, models_dir
 from wordembed.paths import model_cache_dir
+from wordembed.util import sha256_file as sha256_file  # re-exported: callers import it here
 
 MARKER = ".wordembed-entry.json"
 PIP_ARGS_ENV = "WORDEMBED_PIP_ARGS"
@@ -57,15 +58,6 @@ Log = Callable[[str], None]
 
 class ArtifactChecksumError(ModelError, ChecksumError):
     """A fetched artefact's sha256 differs from the one in its model spec."""
-
-
-def sha256_file(path: str | Path) -> str:
-    """Streamed, so a 1 GB model never sits in memory."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def source_kind(spec: ModelSpec) -> str | None:

@@ -47,7 +47,6 @@ import hashlib
 import os
 import pickle
 import re
-import tempfile
 import unicodedata
 import urllib.error
 import urllib.parse
@@ -64,6 +63,7 @@ from wordembed.errors import DataFormatError, ModelError, ParameterError
 from wordembed.models.fetch import ArtifactChecksumError
 from wordembed.models.spec import ModelSpec, fingerprint, merge_options
 from wordembed.paths import model_cache_dir
+from wordembed.util import atomic_open, choose_device, sha256_file, unit_rows
 
 BASE_URL = "https://dl.fbaipublicfiles.com/nllb/laser"
 SUFFIXES = (".pt", ".spm", ".cvocab")
@@ -195,14 +195,6 @@ def read_cvocab(path: Path) -> dict[str, int]:
     return vocab
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def pins(spec: ModelSpec, options: Mapping[str, Any]) -> dict[str, str | None]:
     """``options.sha256`` as ``suffix -> sha256 or None``, checked: 64 lower-case hex digits per given file."""
     given = options.get("sha256") or {}
@@ -283,31 +275,29 @@ def download_files(
     for suffix in wanted:
         target = folder / f"{name}{suffix}"
         url = f"{base.rstrip('/')}/{name}{suffix}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
         try:
             digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, opener.open(url, timeout=timeout) as response:
+            # renamed over the target only when the block ends without an error: length and sha256 checked
+            with atomic_open(target, "wb", suffix=".part") as out, opener.open(url, timeout=timeout) as response:
                 expected = response.headers.get("Content-Length")
                 written = 0
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
                     digest.update(block)
                     written += len(block)
-            if expected is not None and written != int(expected):
-                raise OSError(f"got {written} of {expected} bytes")
-            if digest.hexdigest() != sha256[suffix]:
-                raise ArtifactChecksumError(
-                    f"{where}: {url} has sha256 {digest.hexdigest()} but options.sha256.{PIN_KEYS[suffix]} pins "
-                    f"{sha256[suffix]}; the download was discarded (a changed or tampered file, or a wrong pin)"
-                )
-            os.replace(tmp, target)
+                if expected is not None and written != int(expected):
+                    raise OSError(f"got {written} of {expected} bytes")
+                if digest.hexdigest() != sha256[suffix]:
+                    raise ArtifactChecksumError(
+                        f"{where}: {url} has sha256 {digest.hexdigest()} but options.sha256.{PIN_KEYS[suffix]} "
+                        f"pins {sha256[suffix]}; the download was discarded (a changed or tampered file, or a "
+                        "wrong pin)"
+                    )
         except (OSError, urllib.error.URLError, ValueError) as exc:
             raise ModelError(
                 f"{where}: cannot download {url} ({exc}). Without network, copy {name}.pt, {name}.spm and "
                 f"{name}.cvocab into a folder and set source.path (or options.model_dir) to it."
             ) from exc
-        finally:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def verify_files(folder: Path, name: str, sha256: Mapping[str, str | None], where: str) -> dict[str, str]:
@@ -317,7 +307,7 @@ def verify_files(folder: Path, name: str, sha256: Mapping[str, str | None], wher
         path = folder / f"{name}{suffix}"
         if not path.is_file():
             continue
-        sums[suffix] = _sha256(path)
+        sums[suffix] = sha256_file(path)
         pin = sha256.get(suffix)
         if pin and sums[suffix] != pin:
             raise ArtifactChecksumError(
@@ -409,12 +399,12 @@ class LaserEncoder:
             raise ModelError(
                 f"{pt}: dictionary ids exceed the {self.model.embed_tokens.num_embeddings} embeddings"
             )
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(choose_device(device))
         self.model.to(self.device).eval()
         self.dims = self.model.output_units
         sums = dict(checksums or {})
         checksum = ",".join(
-            f"{p.name}:{sums.get(p.suffix) or _sha256(p)}" for p in (pt, spm_path, cvocab) if p.is_file()
+            f"{p.name}:{sums.get(p.suffix) or sha256_file(p)}" for p in (pt, spm_path, cvocab) if p.is_file()
         )
         self._fingerprint = fingerprint(spec, {k: opts[k] for k in VECTOR_OPTIONS}, checksum)
 
@@ -456,8 +446,7 @@ class LaserEncoder:
             emb = self.model(tokens.to(self.device), torch.from_numpy(lengths[batch]))
             out[batch] = emb.float().cpu().numpy()
         if self.normalize_embeddings:
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+            out = unit_rows(out)
         return out, np.ones(len(ids), dtype=bool)
 
 

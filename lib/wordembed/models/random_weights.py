@@ -56,6 +56,7 @@ from wordembed.models.decoder import (
     validate_options,
 )
 from wordembed.models.spec import ModelSpec, fingerprint
+from wordembed.util import choose_device
 
 CONTROL_BACKENDS = ("decoder", "sentence-transformers")
 SEED_MAX = 2**32 - 1
@@ -239,11 +240,7 @@ class RandomDecoderEncoder(DecoderEncoder):
 
 def _decoder_control(spec: ModelSpec, artifact: Path | None, device: str | None, seed: int) -> RandomDecoderEncoder:
     options = validate_options(spec)
-    if device in (None, "", "auto"):
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    encoder = RandomDecoderEncoder(spec, artifact, str(device), options, seed)
+    encoder = RandomDecoderEncoder(spec, artifact, choose_device(device), options, seed)
     encoder.check_memory()
     return encoder
 

@@ -16,6 +16,7 @@ from wordembed.models.backends import BACKENDS
 from wordembed.models.base import Encoder
 from wordembed.models.fetch import resolve_artifact
 from wordembed.models.spec import ModelSpec, check_spec_options, load_spec
+from wordembed.util import choose_device
 
 # Backends that compute with NumPy only: resolving "auto" for them must not import torch (seconds).
 CPU_ONLY_BACKENDS = frozenset({"static", "use-m3"})
@@ -64,12 +65,7 @@ def resolve_device(device: str | None = None) -> str:
     (:func:`check_device_name`) and passed through."""
     if device not in (None, "", "auto"):
         check_device_name(device)
-        return str(device)
-    try:
-        import torch
-    except ImportError:  # a NumPy-only backend on a machine without torch
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return choose_device(device)  # without torch (a NumPy-only backend): cpu
 
 
 def load_encoder(
