@@ -1,4 +1,5 @@
-"""What docs/EXTENDING.md promises, done in a temporary registry: a word-similarity set from a file, and a task.
+"""What docs/EXTENDING.md promises, done in a temporary registry: a word-similarity set from a file, a task and
+an analogy solver.
 
 Each extension is one registration; the registry is as it was after the ``with`` block, so nothing leaks into
 the other tests.
@@ -6,6 +7,7 @@ the other tests.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -92,3 +94,58 @@ def test_a_new_task_in_a_temporary_registry(tmp_path: Path) -> None:
     back = Result.load(tmp_path / "toy-model" / "08_norms")
     assert back.setup["norms"]["parameters"] == {"vocabulary": ["a", "b", "absent"]}
     assert back.tables["norms_summary"]["mean_norm"].iloc[0] == pytest.approx(3.5)
+
+
+def _cos_a_prime(s_a: np.ndarray, s_ap: np.ndarray) -> np.ndarray:
+    return s_ap
+
+
+def _nothing(s_b: np.ndarray, cand_sq: np.ndarray) -> np.ndarray:
+    return np.zeros_like(s_b)
+
+
+def _left_only(left: np.ndarray, right: np.ndarray, shift: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+    out[...] = left
+    return out
+
+
+@dataclass(frozen=True)
+class _Relation:
+    id: str
+    name: str
+    group: str
+    kind: str
+    pairs: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def test_a_new_analogy_solver_in_a_temporary_registry() -> None:
+    """A solver is one registry entry (its left and right terms and how they combine): here ``argmax cos(d,
+    a')``, whose predictions are checked against a brute-force nearest neighbour; BATS and Google both ask it."""
+    from wordembed.analyses.analogy import solve_bats, solve_google
+    from wordembed.tasks.analogies import Analogies
+    from wordembed.tasks.solvers import SOLVERS, Solver
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(30)]
+    emb = Embeddings(words, rng.normal(size=(30, 5)).astype(np.float32), model="toy")
+    rel = _Relation("X01", "toy", "toy", "semantic", tuple((f"w{i}", (f"w{i + 10}",)) for i in range(5)))
+    near = Solver("NearAPrime", "pairwise", ("bats", "google"), "argmax cos(d, a')", "-", _cos_a_prime, _nothing,
+                  _left_only)  # fmt: skip
+    with SOLVERS.temporary(NearAPrime=near):
+        assert Analogies(methods=["NearAPrime"], dataset="google").solvers == ["NearAPrime"]
+        q = solve_bats(emb, [rel], methods=["NearAPrime"], candidates=words, n_boot=0).questions
+        google = pd.DataFrame({"section": "s", "a": ["w0", "w1"], "b": ["w10", "w11"], "c": ["w1", "w0"],
+                               "d": ["w11", "w10"]})  # fmt: skip
+        g = solve_google(emb, google, methods=["NearAPrime"], candidates=words, n_boot=0).questions
+    assert "NearAPrime" not in SOLVERS
+    unit = emb.vectors / np.linalg.norm(emb.vectors, axis=1, keepdims=True)
+    index = {w: i for i, w in enumerate(words)}
+    for frame, answers in ((q, {f"w{i}": f"w{i + 10}" for i in range(5)}), (g, {})):
+        for row in frame.itertuples():
+            cos = unit @ unit[index[row.a_prime]]
+            for w in {row.a, row.b, row.a_prime, answers.get(row.a, row.a_prime)}:
+                cos[index[w]] = -np.inf  # exclusions: a, its answers, b
+            assert row.prediction == words[int(np.argmax(cos))]
+    assert len(q) == 20 and len(g) == 2
+    with pytest.raises(ParameterError, match=r"analogy method\(s\) \['NearAPrime'\] unknown"):
+        solve_bats(emb, [rel], methods=["NearAPrime"], candidates=words, n_boot=0)

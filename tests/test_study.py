@@ -178,3 +178,66 @@ def test_papermill_run_with_a_bad_value_fails_on_the_check(tmp_path: Path) -> No
     failed = [i for i, c in enumerate(code) if any(o["output_type"] == "error" for o in c.get("outputs", []))]
     assert len(failed) == 1 and "check_notebook_parameters" in "".join(code[failed[0]]["source"])
     assert all(c.get("execution_count") is None for c in code[failed[0] + 1 :])  # nothing after the check ran
+
+
+# ------------------------------------------------------------------------------------------- extends
+def test_extends_inherits_and_overrides(tmp_path: Path) -> None:
+    """A child names its parent; it inherits models, notebooks, description and parameters, and what it sets
+    wins (parameters one by one). Here a child of the shipped default study, and a grandchild beside it."""
+    (tmp_path / "small.yaml").write_text(
+        "extends: default\nparameters: {vocab_limit: 500, bootstrap: 20}\nnotebooks: [01_embed, 04_analogies]\n"
+    )
+    (tmp_path / "smaller.yaml").write_text("extends: small\nmodels: [glove-50d]\nparameters: {bootstrap: 5}\n")
+    default = load_study("default")
+    small = load_study(tmp_path / "small.yaml")
+    assert small.name == "small" and small.models == default.models and small.description == default.description
+    assert small.parameters == default.parameters | {"vocab_limit": 500, "bootstrap": 20}
+    assert small.per_model_notebooks == ["01_embed", "04_analogies"]
+    assert small.cross_model_notebooks == default.cross_model_notebooks
+    assert small.extends == (default.path,)
+    smaller = load_study(tmp_path / "smaller.yaml")
+    assert smaller.models == ["glove-50d"] and smaller.per_model_notebooks == ["01_embed", "04_analogies"]
+    assert smaller.parameters == default.parameters | {"vocab_limit": 500, "bootstrap": 5}
+    assert smaller.extends == (default.path, tmp_path / "small.yaml")
+    assert default.extends == ()
+
+
+def test_extends_cycles_and_unknown_parents_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("extends: b\n")
+    (tmp_path / "b.yaml").write_text("extends: a\nmodels: [glove-50d]\n")
+    (tmp_path / "self.yaml").write_text("extends: self.yaml\nmodels: [glove-50d]\n")
+    (tmp_path / "orphan.yaml").write_text("extends: nosuchstudy\n")
+    cases = {
+        "a.yaml": r"b\.yaml: extends makes a cycle: a\.yaml -> b\.yaml -> a\.yaml$",
+        "self.yaml": r"self\.yaml: extends makes a cycle: self\.yaml -> self\.yaml$",
+        "orphan.yaml": r"orphan\.yaml: extends unknown study 'nosuchstudy' \(no file .*\); valid: .*default",
+    }
+    for name, message in cases.items():
+        with pytest.raises(ParameterError, match=message) as info:
+            load_study(tmp_path / name)
+        assert "\n" not in str(info.value)
+
+
+def test_a_misspelt_field_names_the_file_and_the_field(tmp_path: Path) -> None:
+    """pydantic with extra="forbid" checks a study file's fields; a bad parameter names the file that has it,
+    also when it sits in a parent."""
+    path = tmp_path / "typo.yaml"
+    path.write_text("models: [glove-50d]\nparamaters: {seed: 1}\n")
+    with pytest.raises(ParameterError, match=rf"^{path}: unknown field 'paramaters'; valid: name, .*parameters$"):
+        load_study(path)
+    (tmp_path / "parent.yaml").write_text("models: [glove-50d]\nparameters: {bootstrap: -1}\n")
+    (tmp_path / "child.yaml").write_text("extends: parent\n")
+    with pytest.raises(ParameterError, match=r"parent\.yaml: parameter 'bootstrap'=-1 is below its minimum"):
+        load_study(tmp_path / "child.yaml")
+    (tmp_path / "lonely.yaml").write_text("parameters: {seed: 1}\n")
+    with pytest.raises(ParameterError, match=r"lonely\.yaml: 'models' must be a non-empty list"):
+        load_study(tmp_path / "lonely.yaml")
+
+
+def test_schema_lines_show_bounds_and_choices() -> None:
+    from wordembed.study import schema_lines
+
+    lines = schema_lines()
+    assert "bootstrap (int, default 1000; range 0..100000): bootstrap replicates of every confidence interval" in lines
+    assert any(line.startswith("device (str, default 'auto'; one of auto, cpu, cuda)") for line in lines)
+    assert lines[-1].startswith("study file fields: name, description, extends, models")

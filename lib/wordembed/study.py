@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
 
 from wordembed import paths
 from wordembed.errors import ParameterError
+from wordembed.tasks.solvers import SOLVERS
 
 PER_MODEL_NOTEBOOKS: tuple[str, ...] = (
     "01_embed",
@@ -30,7 +32,7 @@ DECODER_NOTEBOOKS: tuple[str, ...] = ("07_layers",)
 ALL_NOTEBOOKS: tuple[str, ...] = PER_MODEL_NOTEBOOKS + CROSS_MODEL_NOTEBOOKS + DECODER_NOTEBOOKS
 # The prompt/pooling configurations of the layer sweep (wordembed.analyses.layers.PROMPT_GRID, same order).
 PROMPT_GRID_NAMES: tuple[str, ...] = ("bare-mean", "bare-last", "the-word-mean", "the-word-last", "prompteol", "echo-mean")
-ANALOGY_METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "3CosAvg", "LRCos", "SimilarToB")
+ANALOGY_METHODS: tuple[str, ...] = SOLVERS.names()  # the solver registry's names, in its order
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class Study:
     cross_model_notebooks: list[str]
     parameters: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    extends: tuple[Path, ...] = ()
+    """The files this study inherits from (``extends:``), the root first; empty for a study on its own."""
 
     def notebook_parameters(self) -> dict[str, Any]:
         """Study-wide values, defaults filled in from the schema."""
@@ -231,35 +235,123 @@ def check_models(models: Sequence[str], where: str) -> None:
         raise ParameterError(f"{where}: unknown model(s) {unknown}; valid: {', '.join(sorted(known))}")
 
 
+RESERVED_PARAMETERS: tuple[str, ...] = ("model", "models", "study", "output_dir", "results_dir", "failed_models")
+"""Set by the runner for each job, never by a study."""
+
+
+class StudyFile(BaseModel):
+    """The fields a study YAML may have, each optional on its own (``models`` is required once ``extends``
+    is resolved). ``extra="forbid"``: a misspelt field (``model:`` for ``models:``) is an error naming the
+    file and the field, not a silently ignored line."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: StrictStr | None = None
+    description: StrictStr | None = None
+    extends: StrictStr | None = None
+    models: list[StrictStr] | None = None
+    notebooks: list[StrictStr] | None = None
+    cross_notebooks: list[StrictStr] | None = None
+    parameters: dict[StrictStr, Any] | None = None
+
+
+STUDY_FIELDS: tuple[str, ...] = tuple(StudyFile.model_fields)
+
+
+def _file_error(exc: ValidationError, where: str) -> ParameterError:
+    """Pydantic's report as one line naming the file and each bad field."""
+    parts = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "(file)"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"unknown field '{name}'; valid: {', '.join(STUDY_FIELDS)}")
+        elif name == "models":
+            parts.append("'models' must be a non-empty list of model keys")
+        elif name in ("notebooks", "cross_notebooks"):
+            parts.append(f"'{name}' must be a list of notebook names")
+        elif name == "parameters":
+            parts.append("'parameters' must be a mapping of parameter names to values")
+        else:
+            parts.append(f"field '{name}': {error['msg']}")
+    return ParameterError(f"{where}: " + "; ".join(dict.fromkeys(parts)))
+
+
+def _study_path(name_or_path: str | Path, near: Path | None = None) -> Path:
+    """A study's file: a path as given (relative to ``near``, the extending file's folder), or NAME.yaml
+    beside ``near`` when there is one, else in params/studies."""
+    path = Path(name_or_path)
+    if path.suffix:
+        return path if path.is_absolute() or near is None else near / path
+    if near is not None and (near / f"{name_or_path}.yaml").is_file():
+        return near / f"{name_or_path}.yaml"
+    return study_dir() / f"{name_or_path}.yaml"
+
+
+def _read_file(path: Path) -> StudyFile:
+    where = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{where}: not valid YAML: {' '.join(str(exc).split())}") from exc
+    if not isinstance(raw, dict):
+        raise ParameterError(f"{where}: a study is a mapping with 'models' and 'parameters'")
+    try:
+        study = StudyFile(**{str(k): v for k, v in raw.items()})
+    except ValidationError as exc:
+        raise _file_error(exc, where) from None
+    for reserved in RESERVED_PARAMETERS:
+        if reserved in (study.parameters or {}):
+            raise ParameterError(f"{where}: parameter '{reserved}' is set by the runner, not by a study")
+    return study
+
+
+def _resolve(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], tuple[Path, ...]]:
+    """The study at ``path`` with its ``extends`` chain applied: the fields a child sets replace its
+    parent's, and ``parameters`` merge name by name (the child's value wins). Returns the merged fields and
+    the files read, parents first. Each file's parameters are checked against the schema where they are
+    written, so an error names the file that has the bad value."""
+    where = str(path)
+    chain = (*chain, path.resolve())
+    study = _read_file(path)
+    params = validate_parameters(study.parameters or {}, where)
+    fields = study.model_dump(exclude_none=True, exclude={"extends", "parameters"})
+    if study.extends is None:
+        return fields | {"parameters": params}, (path,)
+    parent_path = _study_path(study.extends, path.parent)
+    if not parent_path.is_file():
+        raise ParameterError(
+            f"{where}: extends unknown study '{study.extends}' (no file {parent_path}); valid: "
+            f"{', '.join(list_studies())}"
+        )
+    if parent_path.resolve() in chain:
+        cycle = " -> ".join(p.name for p in (*chain, parent_path.resolve()))
+        raise ParameterError(f"{where}: extends makes a cycle: {cycle}")
+    parent, files = _resolve(parent_path, chain)
+    merged = {k: v for k, v in parent.items() if k != "name"} | fields  # a child never inherits the name
+    merged["parameters"] = parent["parameters"] | params
+    return merged, (*files, path)
+
+
 def load_study(name_or_path: str | Path, *, check_model_keys: bool = True) -> Study:
-    """Read and validate a study by name (``params/studies/NAME.yaml``) or path."""
+    """Read and validate a study by name (``params/studies/NAME.yaml``) or path, its ``extends`` resolved.
+
+    ``extends: PARENT`` (a study name, looked up beside the file and then in params/studies, or a path
+    relative to the file) inherits the parent's models, notebooks, description and parameters; what the
+    child sets replaces them, parameter by parameter. A cycle or an unknown parent is one line naming the
+    file. Why: a variant of a study (a smaller vocabulary, more models) should state only what differs.
+    """
     path = Path(name_or_path)
     if not path.suffix:
         path = study_dir() / f"{name_or_path}.yaml"
     if not path.is_file():
         raise ParameterError(f"unknown study '{name_or_path}' (no file {path}); valid: {', '.join(list_studies())}")
     where = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{where}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ParameterError(f"{where}: a study is a mapping with 'models' and 'parameters'")
-    allowed_fields = {"name", "description", "models", "notebooks", "cross_notebooks", "parameters"}
-    extra = set(raw) - allowed_fields
-    if extra:
-        raise ParameterError(f"{where}: unknown field(s) {sorted(extra)}; valid: {', '.join(sorted(allowed_fields))}")
+    raw, files = _resolve(path)
     models = raw.get("models")
-    if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+    if not models:
         raise ParameterError(f"{where}: 'models' must be a non-empty list of model keys")
     if check_model_keys:
         check_models(models, where)
-    params = raw.get("parameters") or {}
-    if not isinstance(params, dict):
-        raise ParameterError(f"{where}: 'parameters' must be a mapping")
-    for reserved in ("model", "models", "study", "output_dir", "results_dir", "failed_models"):
-        if reserved in params:
-            raise ParameterError(f"{where}: parameter '{reserved}' is set by the runner, not by a study")
     return Study(
         name=str(raw.get("name") or path.stem),
         description=str(raw.get("description") or ""),
@@ -268,6 +360,28 @@ def load_study(name_or_path: str | Path, *, check_model_keys: bool = True) -> St
             raw.get("notebooks"), PER_MODEL_NOTEBOOKS + DECODER_NOTEBOOKS, where, "notebooks", PER_MODEL_NOTEBOOKS
         ),
         cross_model_notebooks=_notebooks(raw.get("cross_notebooks"), CROSS_MODEL_NOTEBOOKS, where, "cross_notebooks"),
-        parameters=validate_parameters(params, where),
+        parameters=raw["parameters"],
         path=path,
+        extends=tuple(files[:-1]),
     )
+
+
+def schema_lines() -> list[str]:
+    """The parameter schema, one line per parameter: type, default, bounds or choices, help.
+
+    Why: ``wordembed studies`` printed type, default and help only, so the valid range of ``bootstrap`` or
+    the choices of ``related_baseline`` had to be read from the source.
+    """
+    lines = []
+    for name, spec in PARAMETERS.items():
+        limits = []
+        if spec.minimum is not None or spec.maximum is not None:
+            limits.append(f"range {bounds_text(name)}")
+        if spec.choices is not None:
+            limits.append(f"one of {', '.join(spec.choices)}")
+        if spec.item_choices is not None:
+            limits.append(f"items from {', '.join(spec.item_choices)}")
+        extra = f"; {'; '.join(limits)}" if limits else ""
+        lines.append(f"{name} ({spec.type.__name__}, default {spec.default!r}{extra}): {spec.help}")
+    lines.append(f"study file fields: {', '.join(STUDY_FIELDS)} (parameters as above)")
+    return lines

@@ -22,6 +22,11 @@ Solvers (all on unit-length vectors; ``d`` runs over the candidate vocabulary, `
   ``gen_vec_single`` recipe. The random words come from ``lrcos_noise`` (default :func:`seeded_noise`:
   reproducible per seed, relation and fold); vecto draws them with Python's unseeded ``random.choice``.
 
+Each solver is one entry of :data:`wordembed.tasks.solvers.SOLVERS` (its left and right terms and how they
+combine); this module dispatches once, on the entry's ``kind`` (:data:`KINDS`: pair-wise, set-based or
+fitted), and BATS relations and Google sections are solved alike, as units of pairs (:func:`solve`). LRCos's
+logistic fit is :mod:`wordembed.analyses.logistic` (numpy or torch, one implementation).
+
 Questions. The pair-wise solvers (3CosAdd, 3CosMul, PairDistance, SimilarToB) ask every ordered pair of distinct
 pairs of a relation: 50 x 49 = 2,450 questions per BATS relation. The set-based ones (3CosAvg, LRCos) ask one
 question per test pair with all the other pairs as training set (vecto's leave-one-out): 50 per relation.
@@ -86,7 +91,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -95,22 +100,31 @@ import numpy as np
 import pandas as pd
 
 from wordembed.analyses.bootstrap import DEFAULT_REPLICATES, cluster_bootstrap_ratio, cluster_totals
+from wordembed.analyses.logistic import TORCH_NEWTON_MIN_DIMS as TORCH_NEWTON_MIN_DIMS
+from wordembed.analyses.logistic import fit_logistic_folds as fit_logistic_folds
+from wordembed.analyses.logistic import newton_padded, newton_shared
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
+from wordembed.tasks.solvers import EPSILON as EPSILON
+from wordembed.tasks.solvers import SOLVERS, Solver
+from wordembed.util import unit_rows
 
-PAIRWISE_METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "SimilarToB")
-SET_METHODS: tuple[str, ...] = ("3CosAvg", "LRCos")
-METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "3CosAvg", "LRCos", "SimilarToB")
-GOOGLE_METHODS: tuple[str, ...] = ("3CosAdd", "3CosMul", "PairDistance", "SimilarToB")
+# Snapshots of the registry at import (for the CLI's choices and docs); solving reads SOLVERS itself, so a
+# solver added later (``SOLVERS.temporary``) is accepted everywhere.
+METHODS: tuple[str, ...] = SOLVERS.names()
+PAIRWISE_METHODS: tuple[str, ...] = tuple(m for m in SOLVERS if SOLVERS[m].kind == "pairwise")
+SET_METHODS: tuple[str, ...] = tuple(m for m in SOLVERS if SOLVERS[m].kind != "pairwise")
+GOOGLE_METHODS: tuple[str, ...] = tuple(m for m in SOLVERS if "google" in SOLVERS[m].datasets)
 ANSWER_RULES: tuple[str, ...] = ("first_present", "first")
 LRCOS_SOLVERS: tuple[str, ...] = ("newton", "liblinear")
-EPSILON = 0.001
 TOP_K = 5
 LRCOS_SOURCE_REPEATS = 4
 BLOCK_BYTES = 16 * 2**20
 CI_LEVEL = 0.95
 SCORES: tuple[tuple[str, str], ...] = (("accuracy", "correct"), ("mrr", "reciprocal_rank"), ("top5", "top5"))
 """Summary name and the per-question column it averages."""
+
+_newton_numpy = newton_padded  # its old name here (tests compare the paths by it)
 
 NoiseSampler = Callable[[str, int, int], np.ndarray]
 """``(relation id, fold, k) -> k candidate row indices`` used as LRCos's random negatives."""
@@ -161,7 +175,7 @@ class Candidates:
             )
         return cls(
             kept,
-            _unit(embeddings.vectors[rows[keep]]),
+            unit_rows(embeddings.vectors[rows[keep]]),
             requested=len(wanted),
             name=name,
             models=tuple(models),
@@ -200,12 +214,6 @@ class Candidates:
         if self.models:
             out["models"] = list(self.models)
         return out
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
 def default_candidates(extra: Iterable[str] = ()) -> list[str]:
@@ -437,7 +445,11 @@ def _pair_table(
 
 
 class _Scorer:
-    """Rows of ``S = U @ C.T`` for the words of one relation and the per-method terms built from them."""
+    """Rows of ``S = U @ C.T`` for the words of one relation and the per-method terms built from them.
+
+    The terms themselves are the registry's (:data:`wordembed.tasks.solvers.SOLVERS`): ``left``, ``right``
+    and ``combine`` look the method up there, so a solver is defined once, in one place.
+    """
 
     def __init__(self, words: list[str], embeddings: Embeddings, cand: Candidates) -> None:
         self.words = words
@@ -445,7 +457,7 @@ class _Scorer:
         if (rows < 0).any():
             raise AssertionError("scorer words must all have vectors")
         self.u = (
-            _unit(embeddings.vectors[rows]) if words else np.zeros((0, cand.vectors.shape[1]), np.float32)
+            unit_rows(embeddings.vectors[rows]) if words else np.zeros((0, cand.vectors.shape[1]), np.float32)
         )
         self.cand = cand
         self.cand_sq = cand.squared_norms
@@ -461,24 +473,18 @@ class _Scorer:
 
     def left(self, method: str, ia: np.ndarray, iap: np.ndarray) -> np.ndarray:
         """Per train pair term L (k, V); ia/iap are rows of U."""
-        s = self.s
-        if method in ("3CosAdd", "PairDistance", "3CosAvg"):
-            return s[iap] - s[ia]
-        if method == "3CosMul":
-            return ((s[iap] + 1) / 2) / ((s[ia] + 1) / 2 + EPSILON)
-        return np.zeros((len(ia), s.shape[1]), dtype=s.dtype)
+        return _terms(method).left(self.s[ia], self.s[iap])
 
     def right(self, method: str, ib: np.ndarray) -> np.ndarray:
         """Per test word term R (m, V)."""
-        s = self.s[ib]
-        if method == "3CosMul":
-            return (s + 1) / 2
-        if method == "PairDistance":
-            sq = self.cand_sq[None, :] + 1.0 - 2.0 * s
-            with np.errstate(divide="ignore", invalid="ignore"):
-                inv = np.where(sq > 1e-12, 1.0 / np.sqrt(np.maximum(sq, 1e-30)), 0.0)
-            return inv.astype(np.float32)
-        return s
+        return _terms(method).right(self.s[ib], self.cand_sq)
+
+    def shift(self, method: str, ib: np.ndarray, ia: np.ndarray, iap: np.ndarray) -> np.ndarray | None:
+        """``b . (a' - a)`` as (m, k, 1) for a solver that asks for it (PairDistance), else None."""
+        if not SOLVERS[method].needs_shift:
+            return None
+        g = self.gram[ib]  # (m, U)
+        return (g[:, iap] - g[:, ia])[:, :, None]
 
     @staticmethod
     def combine(
@@ -492,27 +498,25 @@ class _Scorer:
 
         ``out`` (the broadcast shape) is reused between blocks: fresh large arrays cost page faults.
         """
-        shape = np.broadcast_shapes(left.shape, right.shape)
         if out is None:
-            out = np.empty(shape, dtype=np.float32)
-        if method in ("3CosAdd", "3CosAvg"):
-            np.add(left, right, out=out)
-        elif method == "3CosMul":
-            np.multiply(left, right, out=out)
-        elif method == "PairDistance":
-            np.subtract(left, shift, out=out)
-            out *= right
-        elif method == "SimilarToB":
-            out[...] = right
-        else:
-            raise ParameterError(
-                f"method {method!r} is not a pair-wise solver; valid: {', '.join(PAIRWISE_METHODS)}"
-            )
-        return out
+            out = np.empty(np.broadcast_shapes(left.shape, right.shape), dtype=np.float32)
+        return _terms(method).combine(left, right, shift, out)
 
 
-def _check_methods(methods: Sequence[str], allowed: Sequence[str]) -> list[str]:
+def _terms(method: str) -> Solver:
+    """The registry entry of a solver scored by its terms (every kind but ``fitted``)."""
+    solver = SOLVERS[method]
+    if solver.left is None or solver.right is None or solver.combine is None:
+        valid = [m for m in SOLVERS if SOLVERS[m].combine is not None]
+        raise ParameterError(f"method {method!r} has no left/right terms; valid: {', '.join(valid)}")
+    return solver
+
+
+def _check_methods(methods: Sequence[str], dataset: str) -> list[str]:
+    """``methods`` deduplicated, each a registered solver that ``dataset`` can ask (read live, so a solver
+    added with ``SOLVERS.temporary`` is accepted)."""
     methods = list(dict.fromkeys(methods))
+    allowed = [m for m in SOLVERS if dataset in SOLVERS[m].datasets]
     bad = [m for m in methods if m not in allowed]
     if bad or not methods:
         raise ParameterError(f"analogy method(s) {bad or methods!r} unknown; valid: {', '.join(allowed)}")
@@ -525,20 +529,44 @@ def _check_rule(answer_rule: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# BATS
+# One relation (BATS) or section (Google), by solver kind
 # --------------------------------------------------------------------------------------------------------
 
 
-def _pairwise_relation(
-    method: str, table: _PairTable, scorer: _Scorer, exclude: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Outcome]:
-    """All ordered (test j, train i != j) questions: (train, test, covered, outcome)."""
-    n = table.n
-    jj, ii = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
-    off = jj != ii
-    train, test = ii[off], jj[off]
+@dataclass
+class _Unit:
+    """What one relation (BATS) or section (Google) asks: its pairs, its words and its pair-wise questions.
+
+    ``train``/``test``: the asked (train pair, test pair) questions, as rows of ``table``; BATS asks every
+    ordered pair of distinct pairs, the Google set the ones its file lists.
+    """
+
+    id: str
+    table: _PairTable
+    words: list[str]
+    train: np.ndarray
+    test: np.ndarray
+
+
+Questions = tuple[np.ndarray, np.ndarray, np.ndarray, "_Outcome"]
+"""``(train, test, covered, outcome)`` of one solver on one unit (train -1: a set-based question)."""
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every solver kind may need beside the unit: the candidates and the run's options."""
+
+    cand: Candidates
+    exclude: bool
+    noise: NoiseSampler
+    lrcos_solver: str
+
+
+def _pairwise_questions(method: str, unit: _Unit, scorer: _Scorer, ctx: _Context) -> Questions:
+    """The unit's asked questions, read off the grid of every (test, train) pair."""
+    table, train, test = unit.table, unit.train, unit.test
     covered = table.usable[train] & table.usable[test] & table.findable()[test]
-    grid = _pairwise_grid(method, table, scorer, exclude)
+    grid = _pairwise_grid(method, table, scorer, ctx.exclude, np.unique(test))
     return train, test, covered, grid[test, train].where(covered)
 
 
@@ -569,10 +597,7 @@ def _pairwise_grid(
     for start in range(0, usable_test.size, per_block):
         tj = usable_test[start : start + per_block]
         right = scorer.right(method, table.src_u[tj])  # (J, V)
-        shift = None
-        if method == "PairDistance":
-            g = scorer.gram[table.src_u[tj]]  # (J, U)
-            shift = (g[:, iap] - g[:, ia])[:, :, None]
+        shift = scorer.shift(method, table.src_u[tj], ia, iap)
         scores = scorer.combine(method, left[None, :, :], right[:, None, :], shift, out=buffer[: tj.size])
         scores = scores.reshape(tj.size * n, v)
         answers = np.repeat(table.ans_cols[tj], n, axis=0)
@@ -585,46 +610,82 @@ def _pairwise_grid(
     return grid
 
 
-def _set_relation(
-    method: str,
-    table: _PairTable,
-    scorer: _Scorer,
-    cand: Candidates,
-    exclude: bool,
-    relation_id: str,
-    noise: NoiseSampler,
-    lrcos_solver: str = "newton",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Outcome]:
-    """One question per test pair j, trained on all other pairs: (train=-1, test, covered, outcome)."""
+def _leave_one_out(unit: _Unit) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One question per test pair j, trained on all other usable pairs: (train=-1, test, covered, n_other)."""
+    table = unit.table
     n = table.n
-    test = np.arange(n)
-    train = np.full(n, -1, dtype=np.int64)
     usable = table.usable
     n_other = usable.sum() - usable.astype(int)
     covered = usable & table.findable() & (n_other > 0)
-    outcome = _Outcome.blank(n)
+    return np.full(n, -1, dtype=np.int64), np.arange(n), covered, n_other
+
+
+def _set_questions(method: str, unit: _Unit, scorer: _Scorer, ctx: _Context) -> Questions:
+    """A set-based solver (3CosAvg): its left term averaged over the other pairs, in float64."""
+    table = unit.table
+    train, test, covered, n_other = _leave_one_out(unit)
+    outcome = _Outcome.blank(table.n)
     if not covered.any():
         return train, test, covered, outcome
     tj = np.flatnonzero(covered)
-    if method == "LRCos":
-        with _small_blas(scorer.u.shape[1]):
-            outcome[tj] = _lrcos_outcome(table, scorer, cand, tj, relation_id, noise, lrcos_solver, exclude)
-        return train, test, covered, outcome
-    right = scorer.s[table.src_u[tj]]  # cos(d, b), (J, V)
-    if method == "3CosAvg":
-        ia = table.src_u[usable]
-        iap = table.ans_u[usable]
-        diffs = scorer.s[iap] - scorer.s[ia]  # (k, V)
-        total = diffs.sum(axis=0, dtype=np.float64)
-        own = np.zeros((n, diffs.shape[1]))
-        own[np.flatnonzero(usable)] = diffs
-        left = (total[None, :] - own[tj]) / n_other[tj][:, None]
-        scores = (left + right).astype(np.float32)
-    else:
-        raise ParameterError(f"method {method!r} is not a set-based solver; valid: {', '.join(SET_METHODS)}")
-    excluded = table.src_col[tj][:, None] if exclude else None
+    usable = table.usable
+    terms = _terms(method)
+    if terms.needs_shift:
+        raise ParameterError(f"method {method!r}: a set-based solver cannot use the shift term")
+    right = terms.right(scorer.s[table.src_u[tj]], scorer.cand_sq)  # (J, V)
+    per_pair = terms.left(scorer.s[table.src_u[usable]], scorer.s[table.ans_u[usable]])  # (k, V)
+    total = per_pair.sum(axis=0, dtype=np.float64)
+    own = np.zeros((table.n, per_pair.shape[1]))
+    own[np.flatnonzero(usable)] = per_pair
+    left = (total[None, :] - own[tj]) / n_other[tj][:, None]
+    scores = terms.combine(left, right, None, np.empty(right.shape, dtype=np.float32))
+    excluded = table.src_col[tj][:, None] if ctx.exclude else None
     outcome[tj] = _finish(np.ascontiguousarray(scores), excluded, table.ans_cols[tj])
     return train, test, covered, outcome
+
+
+def _fitted_questions(method: str, unit: _Unit, scorer: _Scorer, ctx: _Context) -> Questions:
+    """LRCos: a logistic regression per test pair (see :func:`_lrcos_outcome`)."""
+    train, test, covered, _ = _leave_one_out(unit)
+    outcome = _Outcome.blank(unit.table.n)
+    if not covered.any():
+        return train, test, covered, outcome
+    tj = np.flatnonzero(covered)
+    with _small_blas(scorer.u.shape[1]):
+        outcome[tj] = _lrcos_outcome(
+            unit.table, scorer, ctx.cand, tj, unit.id, ctx.noise, ctx.lrcos_solver, ctx.exclude
+        )
+    return train, test, covered, outcome
+
+
+KINDS: dict[str, Callable[[str, _Unit, _Scorer, _Context], Questions]] = {
+    "pairwise": _pairwise_questions,
+    "set": _set_questions,
+    "fitted": _fitted_questions,
+}
+"""How each solver kind (``Solver.kind``) turns a unit into questions: the one dispatch over solvers."""
+
+
+def _solve_units(
+    units: Sequence[_Unit], methods: Sequence[str], embeddings: Embeddings, ctx: _Context
+) -> Iterator[tuple[_Unit, str, Questions]]:
+    """Every (unit, method)'s questions, unit by unit: a unit's ``S = U @ C.T`` is made once for all methods."""
+    for unit in units:
+        scorer = _Scorer(unit.words, embeddings, ctx.cand)
+        for method in methods:
+            yield unit, method, KINDS[SOLVERS[method].kind](method, unit, scorer, ctx)
+
+
+def _relation_unit(
+    rel: RelationLike, model_index: dict[str, int], cand_index: dict[str, int], answer_rule: str
+) -> _Unit:
+    """A BATS relation as a unit: every ordered (train i, test j != i) pair is a question, test-major."""
+    words = sorted({w for s, ans in rel.pairs for w in (s, *ans) if w in model_index})
+    table = _pair_table(rel.pairs, model_index, cand_index, {w: i for i, w in enumerate(words)}, answer_rule)
+    n = table.n
+    jj, ii = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    off = jj != ii
+    return _Unit(rel.id, table, words, ii[off], jj[off])
 
 
 def _lrcos_fit(
@@ -967,193 +1028,8 @@ def _lrcos_newton(
         noise_w[i, : k[i]] = w_neg[i]
     xb = np.ones((f, k_max, shared.shape[1]))
     xb[:, :, :-1] = cand.vectors[noise_rows]
-    w = _newton_shared(shared, labels, weights, xb, -np.ones((f, k_max)), noise_w, max_iter=100, tol=1e-10)
+    w = newton_shared(shared, labels, weights, xb, -np.ones((f, k_max)), noise_w, max_iter=100, tol=1e-10)
     return w[:, :-1], w[:, -1]
-
-
-def fit_logistic_folds(
-    xs: Sequence[np.ndarray],
-    ys: Sequence[np.ndarray],
-    *,
-    c: float = 1.0,
-    max_iter: int = 100,
-    tol: float = 1e-10,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Many small L2 logistic regressions at once, each at its exact optimum (batched Newton's method).
-
-    The objective is liblinear's, which scikit-learn's ``LogisticRegression(solver="liblinear",
-    class_weight="balanced", C=c)`` minimises: ``0.5 |[w, b]|^2 + c * sum_i weight(y_i) log(1 + exp(-y'_i
-    ([w, b] . [x_i, 1])))`` with ``y' = +-1``, balanced class weights ``n / (2 n_class)`` and the intercept
-    penalised like a weight (``intercept_scaling=1``). liblinear stops at a tolerance; this converges to the
-    gradient norm ``tol``, so the two agree to liblinear's tolerance. One fit per LRCos fold costs vecto a
-    liblinear call; here all folds are one sequence of batched (D+1)-square solves (LRCos itself uses
-    :func:`_lrcos_newton`, which shares the rows common to its folds). Returns ``(coefs (F, D), intercepts (F,))``.
-    """
-    f = len(xs)
-    d = xs[0].shape[1] + 1
-    m = max(len(x) for x in xs)
-    x = np.zeros((f, m, d))
-    yy = np.zeros((f, m))
-    sw = np.zeros((f, m))  # sample weight c * class weight; 0 pads the shorter folds
-    for k, (xk, yk) in enumerate(zip(xs, ys, strict=True)):
-        x[k, : len(xk), :-1] = xk
-        x[k, : len(xk), -1] = 1.0
-        yk = np.asarray(yk)
-        yy[k, : len(yk)] = np.where(yk > 0, 1.0, -1.0)
-        n_pos, n_neg = int((yk > 0).sum()), int((yk <= 0).sum())
-        if n_pos == 0 or n_neg == 0:
-            raise ParameterError("LRCos: a training fold needs both positive and negative words")
-        sw[k, : len(yk)] = c * np.where(yk > 0, len(yk) / (2 * n_pos), len(yk) / (2 * n_neg))
-    if d > TORCH_NEWTON_MIN_DIMS:
-        w = _newton_torch(x, yy, sw, max_iter, tol)
-    else:
-        w = _newton_numpy(x, yy, sw, max_iter, tol)
-    return w[:, :-1], w[:, -1]
-
-
-# Above this many features the batched (D+1)-square solves run in torch: its batched LAPACK calls were 5x
-# faster than numpy's per-matrix loop at D = 384; below it numpy wins (no torch start-up, tiny systems).
-TORCH_NEWTON_MIN_DIMS = 128
-# The shared rows' Hessian terms as one product with their outer products (rows x D^2) up to this many
-# elements (32 MiB): one well-shaped GEMM instead of one small one per fold; beyond it, per fold.
-OUTER_PRODUCT_MAX = 1 << 22
-
-
-def _newton_numpy(x: np.ndarray, yy: np.ndarray, sw: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
-    """Padded per-fold rows only (no shared rows): :func:`_newton_shared` with an empty shared part."""
-    f, _, d = x.shape
-    return _newton_shared(
-        np.zeros((0, d)), np.zeros(0), np.zeros((f, 0)), x, yy, sw, max_iter=max_iter, tol=tol
-    )
-
-
-def _newton_shared(
-    a: np.ndarray,
-    ya: np.ndarray,
-    wa: np.ndarray,
-    xb: np.ndarray,
-    yb: np.ndarray,
-    wb: np.ndarray,
-    *,
-    max_iter: int,
-    tol: float,
-) -> np.ndarray:
-    """Newton's method for F L2 logistic regressions (liblinear's objective) whose rows are partly shared.
-
-    Fold f's rows: the shared ``a`` (rows x D, labels ``ya`` = +-1) with weights ``wa[f]`` (0 = absent), and
-    its own ``xb[f]`` (labels ``yb[f]``, weights ``wb[f]``). Its Hessian ``I + A' diag(h_f) A + X_f' diag(g_f)
-    X_f`` takes the shared part from one product of all folds' ``h`` with the rows' outer products. Stops
-    when every fold's gradient is below ``tol`` (max-abs), i.e. at the optimum to machine precision (Newton
-    converges quadratically there). Returns ``w`` (F, D), the intercept being the last feature.
-    """
-    from scipy.special import expit
-
-    f, _, d = xb.shape
-    if a.shape[0] + xb.shape[1] < d:  # fewer rows than features: the same steps in the rows' span
-        return _newton_dual(a, ya, wa, xb, yb, wb, max_iter=max_iter, tol=tol)
-    w = np.zeros((f, d))  # from zero: starting from the first fold's optimum took more steps (9, not 5)
-    # The Hessian only sets the step: the iteration stops where the float64 gradient vanishes, so the
-    # optimum is float64's whatever the Hessian's precision. In float32 (its products and solves at twice
-    # the speed) a step is off by ~1e-6 relative, which leaves Newton's step count as it is (5 on BATS).
-    eye = np.eye(d, dtype=np.float32)
-    a32 = a.astype(np.float32)
-    outer = None
-    if a.shape[0] * d * d <= OUTER_PRODUCT_MAX:
-        outer = (a32[:, :, None] * a32[:, None, :]).reshape(a.shape[0], d * d)
-    xb32 = xb.astype(np.float32)
-    xbt32 = xb32.transpose(0, 2, 1).copy()
-    for _ in range(max_iter):
-        pa = expit(ya * (w @ a.T))  # (F, rows): P(the row's own label)
-        pb = expit(yb * (xb @ w[:, :, None])[:, :, 0])
-        grad = w + (wa * (pa - 1.0) * ya) @ a + ((wb * (pb - 1.0) * yb)[:, None, :] @ xb)[:, 0, :]
-        if np.abs(grad).max() < tol:
-            return w
-        ha = (wa * pa * (1.0 - pa)).astype(np.float32)
-        hb = (wb * pb * (1.0 - pb)).astype(np.float32)
-        if outer is not None:
-            hess = (ha @ outer).reshape(f, d, d)
-        else:
-            hess = (a32.T[None, :, :] * ha[:, None, :]) @ a32
-        hess += xbt32 @ (xb32 * hb[:, :, None])
-        hess += eye
-        w -= _solve(hess, grad.astype(np.float32))
-    raise ArithmeticError(f"LRCos: Newton's method did not converge in {max_iter} steps")
-
-
-def _newton_dual(
-    a: np.ndarray,
-    ya: np.ndarray,
-    wa: np.ndarray,
-    xb: np.ndarray,
-    yb: np.ndarray,
-    wb: np.ndarray,
-    *,
-    max_iter: int,
-    tol: float,
-) -> np.ndarray:
-    """:func:`_newton_shared`'s iterates when a fold has fewer rows (m) than features (D), in m x m systems.
-
-    Newton's iterates from 0 stay in the span of the fold's rows, ``w = X' alpha``; with ``K = X X'`` the
-    step ``(I + X' H X)^-1 X' v`` is ``X' (I + H K)^-1 v`` (push-through), so each step solves an m x m
-    system instead of a D x D one (147 against 385 to 4097 at BATS's sizes), in float64 throughout. The
-    stopping rule is the primal one (max-abs gradient ``X' (alpha + r)`` < ``tol``), so the optimum is the
-    same. ``K`` is built once from its blocks (shared-shared, once for all folds; fold-shared; fold-fold).
-    """
-    from scipy.special import expit
-
-    f, mb, d = xb.shape
-    ma = a.shape[0]
-    kern = np.empty((f, ma + mb, ma + mb))
-    kern[:, :ma, :ma] = a @ a.T
-    cross = xb @ a.T  # (F, mb, ma)
-    kern[:, ma:, :ma] = cross
-    kern[:, :ma, ma:] = cross.transpose(0, 2, 1)
-    kern[:, ma:, ma:] = xb @ xb.transpose(0, 2, 1)
-    y = np.concatenate([np.broadcast_to(ya, (f, ma)), yb], axis=1)
-    sw = np.concatenate([wa, wb], axis=1)
-    alpha = np.zeros((f, ma + mb))
-    eye = np.eye(ma + mb)
-
-    def primal(coef: np.ndarray) -> np.ndarray:  # X' coef per fold, (F, D)
-        return coef[:, :ma] @ a + (coef[:, None, ma:] @ xb)[:, 0, :]
-
-    for _ in range(max_iter):
-        z = (kern @ alpha[:, :, None])[:, :, 0]  # margins X w
-        p = expit(y * z)
-        r = sw * (p - 1.0) * y
-        if np.abs(primal(alpha + r)).max() < tol:
-            return primal(alpha)
-        h = sw * p * (1.0 - p)
-        alpha -= np.linalg.solve(eye + h[:, :, None] * kern, (alpha + r)[:, :, None])[:, :, 0]
-    raise ArithmeticError(f"LRCos: Newton's method did not converge in {max_iter} steps")
-
-
-def _solve(hess: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    """Batched ``hess^-1 grad``: numpy's LAPACK loop for small systems, torch's batched solve for large."""
-    if hess.shape[-1] > TORCH_NEWTON_MIN_DIMS:
-        import torch
-
-        return torch.linalg.solve(torch.from_numpy(hess), torch.from_numpy(grad)).numpy()
-    return np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
-
-
-def _newton_torch(x: np.ndarray, yy: np.ndarray, sw: np.ndarray, max_iter: int, tol: float) -> np.ndarray:
-    import torch
-
-    xt = torch.from_numpy(x)
-    yt = torch.from_numpy(yy)
-    swt = torch.from_numpy(sw)
-    f, _, d = x.shape
-    w = torch.zeros((f, d), dtype=torch.float64)
-    eye = torch.eye(d, dtype=torch.float64)
-    for _ in range(max_iter):
-        p = torch.sigmoid(yt * torch.bmm(xt, w[:, :, None])[:, :, 0])
-        grad = w + torch.bmm(((swt * (p - 1.0) * yt)[:, None, :]), xt)[:, 0, :]
-        if float(grad.abs().max()) < tol:
-            return w.numpy()
-        hess = eye + torch.bmm(xt.transpose(1, 2), xt * (swt * p * (1.0 - p))[:, :, None])
-        w = w - torch.linalg.solve(hess, grad[:, :, None])[:, :, 0]
-    raise ArithmeticError(f"LRCos: Newton's method did not converge in {max_iter} steps")
 
 
 def seeded_noise(candidates: int, seed: int = 0) -> NoiseSampler:
@@ -1186,27 +1062,19 @@ def solve_bats(
     are dropped and counted in ``setup['candidates']``. ``lrcos_solver``: ``"newton"`` (batched, exact
     optimum, see :func:`fit_logistic_folds`) or ``"liblinear"`` (scikit-learn, one fit per fold, as vecto).
     """
-    methods = _check_methods(methods, METHODS)
+    methods = _check_methods(methods, "bats")
     _check_rule(answer_rule)
     cand = _as_candidates(embeddings, candidates)
-    noise = lrcos_noise or seeded_noise(len(cand.words), seed)
-    model_index = embeddings.index
-    cand_index = cand.index
-    frames = []
-    for rel in relations:
-        words = sorted({w for s, ans in rel.pairs for w in (s, *ans) if w in model_index})
-        scorer = _Scorer(words, embeddings, cand)
-        table = _pair_table(
-            rel.pairs, model_index, cand_index, {w: i for i, w in enumerate(words)}, answer_rule
-        )
-        for method in methods:
-            if method in SET_METHODS:
-                out = _set_relation(
-                    method, table, scorer, cand, exclude_question_words, rel.id, noise, lrcos_solver
-                )
-            else:
-                out = _pairwise_relation(method, table, scorer, exclude_question_words)
-            frames.append(_question_frame(method, rel, table, cand, *out))
+    ctx = _Context(
+        cand, exclude_question_words, lrcos_noise or seeded_noise(len(cand.words), seed), lrcos_solver
+    )
+    model_index, cand_index = embeddings.index, cand.index
+    units = [_relation_unit(rel, model_index, cand_index, answer_rule) for rel in relations]
+    by_id = {id(unit): rel for unit, rel in zip(units, relations, strict=True)}
+    frames = [
+        _question_frame(method, by_id[id(unit)], unit.table, cand, *out)
+        for unit, method, out in _solve_units(units, methods, embeddings, ctx)
+    ]
     questions = pd.concat(frames, ignore_index=True) if frames else _empty_questions()
     setup = {
         "dataset": "bats",
@@ -1222,6 +1090,23 @@ def solve_bats(
         "seed": seed,
     }
     return _summarize(questions, setup, n_boot, seed, group_cols=("group", "kind"), unit="relation")
+
+
+def solve(
+    embeddings: Embeddings,
+    data: Sequence[RelationLike] | pd.DataFrame,
+    *,
+    dataset: str = "bats",
+    **options: Any,
+) -> AnalogyResult:
+    """One entry for both data sets: BATS relations (:func:`solve_bats`) or the Google question table
+    (:func:`solve_google`); both are planned as units of pairs and solved by :func:`_solve_units`, so a
+    solver of the registry runs the same way on each. ``options``: those of the data set's function."""
+    if dataset == "bats":
+        return solve_bats(embeddings, data, **options)  # type: ignore[arg-type]
+    if dataset == "google":
+        return solve_google(embeddings, data, **options)  # type: ignore[arg-type]
+    raise ParameterError(f"dataset={dataset!r}; valid: bats, google")
 
 
 def _as_candidates(
@@ -1417,7 +1302,10 @@ def solve_google(
     ``a``, ``b`` and ``c`` (what gensim and word2vec's compute-accuracy do). ``candidates=None``: the default
     vocabulary plus every word of the set.
     """
-    methods = _check_methods(methods, GOOGLE_METHODS)
+    methods = _check_methods(methods, "google")
+    not_pairwise = [m for m in methods if SOLVERS[m].kind != "pairwise"]
+    if not_pairwise:
+        raise ParameterError(f"methods {not_pairwise}: the Google set asks pair-wise solvers only")
     missing_cols = {"section", "a", "b", "c", "d"} - set(questions.columns)
     if missing_cols:
         raise ParameterError(
@@ -1431,7 +1319,7 @@ def solve_google(
     n = len(qa)
     # each section is a set of (a, b) pairs crossed with each other, like a BATS relation: solve it on the
     # grid of its pairs (only the test pairs that are asked) and read the questions off the grid
-    plan = []
+    units, rows_of = [], {}
     for name in dict.fromkeys(section):
         rows = np.flatnonzero(section == name)
         pair_id: dict[tuple[str, str], int] = {}
@@ -1439,23 +1327,23 @@ def solve_google(
             pair_id.setdefault((qa[r], qb[r]), len(pair_id))
             pair_id.setdefault((qc[r], qd[r]), len(pair_id))
         pairs = [(x, (y,)) for x, y in pair_id]
-        train = np.array([pair_id[qa[r], qb[r]] for r in rows])
-        test = np.array([pair_id[qc[r], qd[r]] for r in rows])
+        train = np.array([pair_id[qa[r], qb[r]] for r in rows], dtype=np.int64)
+        test = np.array([pair_id[qc[r], qd[r]] for r in rows], dtype=np.int64)
         words = sorted({w for x, y in pair_id for w in (x, y) if w in model_index})
         table = _pair_table(pairs, model_index, cidx, {w: i for i, w in enumerate(words)}, "first")
-        plan.append((rows, train, test, words, table))
+        units.append(_Unit(name, table, words, train, test))
+        rows_of[id(units[-1])] = rows
+    ctx = _Context(cand, exclude_question_words, seeded_noise(len(cand.words), seed), "newton")
     covered = np.zeros(n, dtype=bool)
-    for rows, train, test, _, table in plan:
-        covered[rows] = table.usable[train] & table.usable[test] & table.findable()[test]
-    frames = []
+    outcomes = {method: _Outcome.blank(n) for method in methods}
+    for unit, method, (_, _, cov, outcome) in _solve_units(units, methods, embeddings, ctx):
+        rows = rows_of[id(unit)]
+        covered[rows] = cov
+        outcomes[method][rows] = outcome
     group = np.where(np.char.startswith(section.astype(str), GOOGLE_SEMANTIC_PREFIX), "syntactic", "semantic")
     cwords = cand._words_array
+    frames = []
     for method in methods:
-        outcome = _Outcome.blank(n)
-        for rows, train, test, words, table in plan:
-            scorer = _Scorer(words, embeddings, cand)
-            grid = _pairwise_grid(method, table, scorer, exclude_question_words, np.unique(test))
-            outcome[rows] = grid[test, train].where(covered[rows])
         frame = pd.DataFrame(
             {
                 "method": method,
@@ -1469,7 +1357,7 @@ def solve_google(
                 "covered": covered,
             }
         )
-        frames.append(_add_scores(frame, outcome, cwords))
+        frames.append(_add_scores(frame, outcomes[method], cwords))
     setup = {
         "dataset": "google",
         "model": embeddings.model,

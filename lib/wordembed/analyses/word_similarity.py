@@ -20,6 +20,7 @@ from scipy.stats import spearmanr
 from wordembed.analyses.bootstrap import DEFAULT_REPLICATES, bootstrap_spearman_ci
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
+from wordembed.util import unit_rows
 
 
 def pair_cosines(embeddings: Embeddings, word1: Sequence[str], word2: Sequence[str]) -> np.ndarray:
@@ -28,19 +29,13 @@ def pair_cosines(embeddings: Embeddings, word1: Sequence[str], word2: Sequence[s
     ok = (r1 >= 0) & (r2 >= 0)
     out = np.full(len(r1), np.nan)
     if ok.any():
-        a = _unit(embeddings.vectors[r1[ok]])
-        b = _unit(embeddings.vectors[r2[ok]])
+        a = unit_rows(embeddings.vectors[r1[ok]], np.float64)
+        b = unit_rows(embeddings.vectors[r2[ok]], np.float64)
         cos = np.einsum("ij,ij->i", a, b)
         zero = ~(np.any(a != 0, axis=1) & np.any(b != 0, axis=1))
         cos[zero] = np.nan
         out[ok] = cos
     return out
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:

@@ -17,9 +17,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from wordembed.analyses.analogy import ANSWER_RULES, METHODS
+from wordembed.analyses.analogy import ANSWER_RULES
 from wordembed.commands.arguments import device_arg, out_dir, schema_int, writing
 from wordembed.study import PARAMETERS, bounds_text
+from wordembed.tasks.solvers import SOLVERS
 from wordembed.vocabulary import ANALOGY_CANDIDATE_MODES
 
 
@@ -37,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--method",
         nargs="+",
         default=None,
-        choices=list(METHODS),
+        choices=list(SOLVERS),  # the registry, read when the parser is built
         metavar="METHOD",
-        help=f"solvers: {', '.join(METHODS)} (default: {' '.join(PARAMETERS['analogy_methods'].default)}, "
+        help=f"solvers: {', '.join(SOLVERS)} (default: {' '.join(PARAMETERS['analogy_methods'].default)}, "
         "less those the Google set cannot ask)",
     )
     parser.add_argument(

@@ -132,10 +132,10 @@ class Analogies(Task):
         return sorted(set(self.dataset_words()) | set(self.candidate_words().words))
 
     def run(self, embeddings: Embeddings) -> AnalogiesResult:
-        from wordembed.analyses.analogy import solve_bats, solve_google
+        from wordembed.analyses.analogy import solve
 
         cand = self.candidate_words().ranked(embeddings)
-        common = {
+        options = {
             "methods": self.solvers,
             "candidates": cand,
             "exclude_question_words": not self.keep_question_words,
@@ -143,9 +143,8 @@ class Analogies(Task):
             "seed": self.seed,
         }
         if self.dataset == "bats":
-            analysis = solve_bats(embeddings, self._data(), answer_rule=self.answer_rule, **common)
-        else:
-            analysis = solve_google(embeddings, self._data(), **common)
+            options["answer_rule"] = self.answer_rule
+        analysis = solve(embeddings, self._data(), dataset=self.dataset, **options)
         return AnalogiesResult.from_analysis(self, analysis, cand, embeddings.model)
 
 

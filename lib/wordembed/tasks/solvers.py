@@ -1,16 +1,18 @@
 """The analogy solvers as a registry: one entry per method, its left and right terms and how they combine.
 
-Why: the solvers are named in string ``if`` chains in four places of :mod:`wordembed.analyses.analogy`
-(``_Scorer.left``, ``_Scorer.right``, ``_Scorer.combine``, ``_set_relation``) and again as tuples
-(``METHODS``, ``PAIRWISE_METHODS``, ``GOOGLE_METHODS``, ``wordembed.study.ANALOGY_METHODS``). Here each solver is
-one :class:`Solver`: a question ``a : a' :: b : ?`` is scored for every candidate ``d`` as
-``combine(left(S[a], S[a']), right(S[b]))``, where ``S = U @ C.T`` are the cosines of the question's words
-``U`` with the unit candidates ``C`` (so every term is a row operation on ``S``, batched by broadcasting).
+Why: the solvers were named in string ``if`` chains in four places of :mod:`wordembed.analyses.analogy` and
+again as tuples. Here each solver is one :class:`Solver`: a question ``a : a' :: b : ?`` is scored for every
+candidate ``d`` as ``combine(left(S[a], S[a']), right(S[b]))``, where ``S = U @ C.T`` are the cosines of the
+question's words ``U`` with the unit candidates ``C`` (so every term is a row operation on ``S``, batched by
+broadcasting).
 
-Today the task layer reads ``kind`` and ``datasets`` from here (which methods a data set can ask), and a test
-(tests/test_tasks.py) pins every term to ``_Scorer``'s. This module imports only numpy, so
-:mod:`wordembed.analyses.analogy` can take its terms from here (``SOLVERS[method].left(...)``) without an
-import cycle; moving it to ``wordembed/analyses/solvers.py`` then is a rename.
+:mod:`wordembed.analyses.analogy` takes every term from here (``_Scorer.left`` is ``SOLVERS[method].left``)
+and dispatches once, on ``kind`` (its ``KINDS``): ``pairwise`` solvers are broadcast over every (train, test)
+pair, ``set`` solvers average their left term over the other pairs (leave-one-out, in float64), and
+``fitted`` is LRCos's logistic recipe. A new solver is one registration (``SOLVERS.register`` or, for a
+while, ``SOLVERS.temporary``; tests/test_extending.py adds one). The task layer reads ``kind`` and
+``datasets`` (which methods a data set can ask). This module imports only numpy, so the analysis imports it
+without a cycle.
 """
 
 from __future__ import annotations
