@@ -503,6 +503,18 @@ def test_the_notebook_runs_on_a_tiny_decoder(tiny_decoder: Path, tmp_path: Path,
     for figure in ("layers", "layers_dev"):
         assert (out / f"{figure}.png").stat().st_size > 5000
     _recorded_split_is_disjoint_and_whole(json.loads((out / "split.json").read_text()))
+    # the CLI on the same parameters (the layers read back from the store) writes the same tables and scores
+    cli = tmp_path / "cli"
+    assert main(["layers", "--model", str(tiny_decoder), "--sample", "0", "--grid", "prompteol", "--random-pairs",
+                 "500", "--out", str(cli)]) == 0  # fmt: skip
+    for name in ("layers", "layers_wide", "grid", "scores"):
+        pd.testing.assert_frame_equal(read_table(cli, name), read_table(out, name), obj=name)
+        assert (cli / f"{name}.csv").read_bytes() == (out / f"{name}.csv").read_bytes(), name
+    assert (cli / "split.json").read_bytes() == (out / "split.json").read_bytes()
+    scores = read_table(out, "scores")
+    chosen = scores[(scores["level"] == "chosen") & (scores["method"] == metrics["config"])]
+    assert set(chosen["subset"]) == {str(metrics["chosen_layer"])} and set(chosen["dataset"]) == {"test", "all"}
+    assert dict(zip(chosen["metric"], chosen["value"], strict=True)) == pytest.approx(metrics["headline_test"], nan_ok=True)
 
 
 def test_module_docstrings_state_the_rule() -> None:

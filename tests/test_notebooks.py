@@ -420,3 +420,38 @@ def test_06_reading_copy_loads_in_a_real_browser(grid: dict[str, Any], tmp_path)
     assert "Traceback" not in dom and "import pandas" not in dom
     errors = [line for line in run.stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
     assert not errors, errors
+
+
+MAX_CODE_LINES = 40
+
+
+def code_lines(path) -> int:
+    """Non-blank, non-comment lines of a notebook's code cells outside its ``parameters`` cell."""
+    nb = nbformat.read(str(path), as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+    return sum(1 for c in cells for line in c.source.splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+def test_code_line_counter_on_a_constructed_notebook(tmp_path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1\ny = 2", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_markdown_cell("# not code\ntext"),
+        nbformat.v4.new_code_cell("import numpy as np\n\n# a comment\n    # an indented comment\nprint(x)  # counted"),
+    ])  # fmt: skip
+    nbformat.write(nb, str(tmp_path / "n.ipynb"))
+    assert code_lines(tmp_path / "n.ipynb") == 2
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in paths.notebooks_dir().glob("*.ipynb")))
+def test_every_notebook_is_a_few_lines_around_the_library(name: str) -> None:
+    """A notebook builds tasks and shows their results; what it computes lives in wordembed (issue 9)."""
+    assert code_lines(paths.notebooks_dir() / f"{name}.ipynb") <= MAX_CODE_LINES
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in paths.notebooks_dir().glob("*.ipynb")))
+def test_no_notebook_reads_another_notebooks_files(name: str) -> None:
+    """Results cross notebooks only through wordembed.results.load_results (vectors come from the store)."""
+    nb = nbformat.read(str(paths.notebooks_dir() / f"{name}.ipynb"), as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for reader in ("read_parquet", "read_csv", "read_table", "read_metrics", "json.load", "collect_metrics", "open("):
+        assert reader not in code, f"{name} reads files with {reader}"

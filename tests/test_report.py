@@ -5,25 +5,26 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from wordembed.errors import ParameterError
 from wordembed.report import (
     MATCHED_PAIRS,
+    StudyScores,
     claim_agree_with_sbert,
     claim_bats,
     claim_scale,
     claim_tighter_clusters,
-    collect_metrics,
     compare,
     control_differences,
     family_table,
     format_count,
     format_interval,
-    headline_table,
     matched_pairs,
     min_p_value,
     permutation_test,
@@ -35,54 +36,75 @@ from wordembed.report import (
     verdict_table,
     verdicts,
 )
+from wordembed.report import headline_table as report_headline_table
+from wordembed.tasks.scores import normalise
 
 
-def _related(auroc: float, sep: float) -> dict:
-    return {
-        "all": {"auroc": auroc, "auroc_ci_low": auroc - 0.05, "auroc_ci_high": auroc + 0.05,
-                "separation": sep, "mean": 0.5},
-        "random": {"mean": 0.1},
-        "kind": {"semantic": {"auroc": auroc - 0.05}, "morphological": {"auroc": auroc + 0.05}},
-    }
+@dataclass
+class Model:
+    """A constructed model: its card (what the report knows of it besides results) and its scores rows."""
+
+    card: dict
+    rows: list = field(default_factory=list)
+
+    def add(self, task: str, metric: str, value: float, *, low: float = np.nan, high: float = np.nan,
+            dataset: str = "", variant: str = "raw", level: str = "overall", subset: str = "all",
+            method: str = "", coverage: float = 1.0) -> None:
+        self.rows.append({"task": task, "dataset": dataset, "variant": variant, "level": level, "subset": subset,
+                          "method": method, "metric": metric, "value": value, "ci_low": low, "ci_high": high,
+                          "n": 10, "coverage": coverage})
+
+
+def _related(m: Model, variant: str, auroc: float, sep: float) -> None:
+    add = m.add
+    add("related_pairs", "auroc", auroc, low=auroc - 0.05, high=auroc + 0.05, dataset="bats", variant=variant,
+        level="all")
+    add("related_pairs", "separation", sep, dataset="bats", variant=variant, level="all")
+    for kind, delta in (("semantic", -0.05), ("morphological", 0.05)):
+        add("related_pairs", "auroc", auroc + delta, dataset="bats", variant=variant, level="kind", subset=kind)
+        add("related_pairs", "separation", sep, dataset="bats", variant=variant, level="kind", subset=kind)
 
 
 def _metrics(role: str, params: int, auroc_raw: float, auroc_c: float, bats: float, *,
              related_mean: float = 0.5, random_mean: float = 0.1, morph: float | None = None,
              sem: float | None = None, family: str | None = None, control_of: str | None = None,
-             backend: str | None = None) -> dict:
-    rel = {
-        "variants": ["raw", "centered", "abtt1", "standardized"],
-        "raw": _related(auroc_raw, 2 * auroc_raw),
-        "centered": _related(auroc_c, 2 * auroc_c),
-        "abtt1": _related(auroc_c, 2 * auroc_c),
-        "standardized": _related(auroc_c, 2 * auroc_c),
-    }
-    rel["raw"]["all"]["mean"] = related_mean
-    rel["raw"]["random"]["mean"] = random_mean
-    embed = {"role": role, "params": params, "dims": 8, "vocabulary_coverage": 1.0}
+             backend: str | None = None) -> Model:
+    card = {"role": role, "params": params}
     for key, value in (("family", family), ("control_of", control_of), ("backend", backend)):
         if value is not None:
-            embed[key] = value
-    return {
-        "embed": embed,
-        "similarity": {"anisotropy": random_mean, "variants": {"raw": {"std": 0.1}, "centered": {"std": 0.2}},
-                       "rogue_dimensions": {"raw": {"share_top1": 0.6, "share_top3": 0.8}}},
-        "related": rel,
-        "analogies": {
-            "bats": {
-                "setup": {"candidates": {"size": 1234}},
-                "overall": {"3CosAdd": {"accuracy": bats, "accuracy_low": bats - 0.05, "accuracy_high": bats + 0.06,
-                                        "coverage": 1.0}},
-                "by_group": {"3CosAdd": {"morphological": {"accuracy": bats * 2 if morph is None else morph},
-                                         "semantic": {"accuracy": 0.5 - bats if sem is None else sem}}},
-            },
-            "google": {"overall": {"3CosAdd": {"accuracy": bats + 0.1}}},
-            "word_similarity": {"benchmarks": {"simlex999": {"spearman": 0.3}}},
-        },
-    }
+            card[key] = value
+    m = Model(card)
+    m.add("embed", "dims", 8.0, dataset="wordnet", method="lookup")
+    m.add("embed", "coverage", 1.0, dataset="wordnet", method="lookup", subset="vocabulary")
+    dist = {"dataset": "wordnet", "method": "all_pairs"}
+    m.add("similarity_distribution", "mean", random_mean, **dist)
+    m.add("similarity_distribution", "std", 0.1, **dist)
+    m.add("similarity_distribution", "std", 0.2, variant="centered", **dist)
+    m.add("similarity_distribution", "share_top1", 0.6, dataset="wordnet", method="rogue_dimensions")
+    m.add("similarity_distribution", "share_top3", 0.8, dataset="wordnet", method="rogue_dimensions")
+    for variant, auroc in (("raw", auroc_raw), ("centered", auroc_c), ("abtt1", auroc_c), ("standardized", auroc_c)):
+        _related(m, variant, auroc, 2 * auroc)
+    m.add("related_pairs", "mean", related_mean, dataset="bats", level="all")
+    m.add("related_pairs", "mean", random_mean, dataset="bats", level="random", subset="random")
+    m.add("analogies", "accuracy", bats, low=bats - 0.05, high=bats + 0.06, dataset="bats", method="3CosAdd")
+    m.add("analogies", "accuracy", bats * 2 if morph is None else morph, dataset="bats", method="3CosAdd",
+          level="kind", subset="morphological")
+    m.add("analogies", "accuracy", 0.5 - bats if sem is None else sem, dataset="bats", method="3CosAdd",
+          level="kind", subset="semantic")
+    m.add("analogies", "accuracy", bats + 0.1, dataset="google", method="3CosAdd")
+    for bench in ("simlex999", "ws353", "men", "rw"):
+        m.add("word_similarity", "spearman", 0.3, dataset=bench, method="cosine")
+    return m
 
 
-def _table(**overrides: dict) -> pd.DataFrame:
+def headline_table(collected: dict[str, Model]) -> pd.DataFrame:
+    """The report's headline table of constructed models: their scores stacked as load_results stacks them."""
+    frames = [pd.DataFrame(m.rows).assign(model=k) for k, m in collected.items()]
+    scores = normalise(pd.concat(frames, ignore_index=True))
+    return report_headline_table(scores, {k: m.card for k, m in collected.items()})
+
+
+def _table(**overrides: Model) -> pd.DataFrame:
     """Two LLMs (raw AUROC high, centred low: anisotropy) against two classical models."""
     collected = {
         "llm-a": _metrics("llm", 10**8, auroc_raw=0.90, auroc_c=0.70, bats=0.30, related_mean=0.95, random_mean=0.9),
@@ -105,7 +127,7 @@ def test_headline_table_reads_every_section_and_variant() -> None:
     assert table.loc["llm-a", "auroc_sem"] == pytest.approx(0.85)
     assert table.loc["glove", "bats_3CosAdd"] == pytest.approx(0.25)
     assert table.loc["glove", "bats_3CosAdd_ci_high"] == pytest.approx(0.31)
-    assert table.loc["glove", "bats_candidates"] == 1234
+    assert table.loc["glove", "bats_coverage"] == 1.0 and table.loc["llm-a", "dims"] == 8
     assert table.loc["sbert", "rho_simlex999"] == pytest.approx(0.3)
     assert table.loc["llm-b", "params"] == 10**9
     assert table.loc["llm-b", "separation_centered"] == pytest.approx(1.44)
@@ -391,19 +413,32 @@ def test_readable_headline_fits_the_page() -> None:
     assert format_interval(0.2881, float("nan"), 0.3) == "0.288" and format_interval(float("nan"), 0, 1) == "n/a"
 
 
-def test_collect_metrics_reads_notebook_folders(tmp_path: Path) -> None:
-    folder = tmp_path / "glove" / "04_analogies"
-    folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text(json.dumps({"bats": {"overall": {}}}))
-    collected = collect_metrics(tmp_path, ["glove", "absent"])
-    assert collected["glove"]["analogies"] == {"bats": {"overall": {}}}
-    assert collected["glove"]["embed"] == {} and collected["absent"]["related"] == {}
+def test_a_missing_metric_is_a_one_line_error_naming_it() -> None:
+    """A model with related-pair scores but no 'auroc' row (a renamed metric) must fail, not show NaN; a model
+    with no scores of a task at all (its notebook did not run) shows NaN."""
+    renamed = _metrics("llm", 10**8, 0.9, 0.7, 0.3)
+    for row in renamed.rows:
+        if row["metric"] == "auroc":
+            row["metric"] = "auc"
+    with pytest.raises(ParameterError) as err:
+        _table(**{"llm-a": renamed})
+    message = str(err.value)
+    assert "llm-a has no metric 'auroc' (variant=raw, level=all, subset=all)" in message and "\n" not in message
+    assert "metrics there: auc, mean, separation" in message
+    absent = _metrics("classical", 10**7, 0.8, 0.8, 0.2)
+    absent.rows = [r for r in absent.rows if r["task"] != "related_pairs"]
+    row = _table(glove=absent).set_index("model").loc["glove"]
+    assert np.isnan(row["auroc"]) and np.isnan(row["related_mean"]) and row["bats_3CosAdd"] == pytest.approx(0.2)
+    scores = StudyScores(normalise(pd.DataFrame(_metrics("llm", 1, 0.9, 0.7, 0.3).rows).assign(model="x")))
+    assert scores.has("x", "related_pairs", "abtt") and not scores.has("x", "agreement")
+    with pytest.raises(ParameterError, match="lacks column"):
+        StudyScores(pd.DataFrame({"model": ["x"]}))
 
 
-def _with_controls(m: dict, bats: float) -> dict:
-    ctl = {"bats": {"overall": {"3CosAdd": {"accuracy": bats}}},
-           "word_similarity": {"benchmarks": {"simlex999": {"spearman": 0.4}}}}
-    m["analogies"]["controls"] = {"centered": ctl, "abtt1": ctl, "standardized": ctl}
+def _with_controls(m: Model, bats: float) -> Model:
+    for variant in ("centered", "abtt1", "standardized"):
+        m.add("analogies", "accuracy", bats, dataset="bats", method="3CosAdd", variant=variant)
+        m.add("word_similarity", "spearman", 0.4, dataset="simlex999", method="cosine", variant=variant)
     return m
 
 
@@ -560,3 +595,38 @@ def test_the_scale_verdict_row_carries_its_interval_and_models() -> None:
     assert json.loads(scale["rests_on"])[-1] == "decoder-7 (decoder, 1B)"
     bats = rows[rows["claim"].str.startswith("LLMs score higher on BATS")].iloc[0]
     assert math.isnan(bats["ci_low"]) and math.isfinite(bats["estimate"])  # a difference of means, no interval
+
+
+def test_the_report_is_built_from_the_study_scores_alone(tmp_path: Path) -> None:
+    """StudyReport reads load_results(root) and the models' cards: two real model keys with constructed
+    scores, each folder holding nothing but its scores table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from wordembed.report import StudyReport, readable_verdicts
+    from wordembed.results import write_table
+
+    built = {"glove-50d": _metrics("classical", 20_000_000, 0.88, 0.88, 0.18),
+             "smollm2-135m": _metrics("llm", 134515008, 0.87, 0.92, 0.37)}  # fmt: skip
+    for key, m in built.items():
+        for variant in ("raw", "centered"):
+            m.add("related_pairs", "auroc", 0.8, low=0.7, high=0.9, dataset="bats", variant=variant, level="group",
+                  subset="inflectional")  # fmt: skip
+        write_table(tmp_path / key / "03_related_pairs", "scores", normalise(pd.DataFrame(m.rows).assign(model=key)))
+    report = StudyReport.build(tmp_path, list(built), registry={})
+    table = report.table.set_index("model")
+    assert table.loc["smollm2-135m", "bats_3CosAdd"] == pytest.approx(0.37)
+    assert table.loc["glove-50d", "params"] == 20_000_000 and table.loc["smollm2-135m", "family"] == "decoder"
+    assert report.headline().loc["glove-50d", "BATS 3CosAdd"] == "0.180 [0.13, 0.24]"
+    text = readable_verdicts(report.checked, report.trained)
+    block = text[text.index("**LLMs score higher on BATS"):]
+    values = "bats_3CosAdd: LLMs 0.370 (n=1) vs classical 0.180 (n=1); smollm2-135m 0.370 [0.32, 0.43]; glove-50d 0.180"
+    assert block.index(values) < block.index("Rule:")  # the verdict and its intervals first, the rule last
+    assert report.figure("distributions") is None and report.figure("agreement") is None  # no such results
+    assert report.figure("related_by_group") is not None
+    report.save(tmp_path / "_all" / "06_report", "toy")
+    saved = pd.read_csv(tmp_path / "_all" / "06_report" / "headline.csv")
+    assert list(saved["model"]) == list(built)
+    assert json.loads((tmp_path / "_all" / "06_report" / "metrics.json").read_text())["study"] == "toy"
+    with pytest.raises(ParameterError, match="report figure 'pie'"):
+        report.figure("pie")

@@ -123,3 +123,26 @@ def test_similarity_has_no_center_flag(toy):
     with pytest.raises(SystemExit) as exc:
         main([*args, "--center"])
     assert exc.value.code == 2
+
+
+def test_the_scores_of_a_command_read_back_with_results_scores(toy, tmp_path, capsys):
+    """``wordembed results scores`` prints the long table load_results reads: the raw mean is the exact one."""
+    import pandas as pd
+
+    from wordembed.cli import main
+    from wordembed.results import SCORE_COLUMNS, load_results
+
+    args, x = toy
+    out = tmp_path / "out"
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    scores = load_results(out)
+    row = scores[(scores.metric == "mean") & (scores.variant == "raw")].iloc[0]
+    assert row["value"] == pytest.approx(_moments(x)[0], abs=1e-6) and row["n"] == N_WORDS * (N_WORDS - 1) // 2
+    assert row["coverage"] == pytest.approx(N_WORDS / (N_WORDS + 1)) and row["task"] == "similarity_distribution"
+    capsys.readouterr()
+    assert main(["results", "scores", str(out), "--metric", "share_top1", "--variant", "raw"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 2 and "rogue_dimensions" in printed[1]
+    assert main(["results", "scores", str(out), "--csv", str(tmp_path / "s.csv")]) == 0
+    written = pd.read_csv(tmp_path / "s.csv", keep_default_na=False, na_values=[""])
+    assert list(written.columns) == [*SCORE_COLUMNS, "source"] and len(written) == len(scores)

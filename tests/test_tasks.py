@@ -324,3 +324,195 @@ def test_cli_and_notebook_04_write_identical_tables(tmp_path: Path, monkeypatch:
     pd.testing.assert_frame_equal(pd.read_parquet(cli / "analogy" / "analogy_by_relation.parquet"),
                                   pd.read_parquet(notebook / "bats_by_relation.parquet"))  # fmt: skip
     assert cli_metrics["overall"] == cli_metrics["bats"]["overall"]
+
+
+# ------------------------------------------------------------------------------------------- 02, 03, 05: CLI = notebook
+def _run_notebook(name: str, tmp_path: Path, parameters: dict) -> Path:
+    """Run notebooks/NAME.ipynb through papermill into tmp_path/NAME; returns its output folder."""
+    import papermill
+
+    from wordembed import paths
+
+    out = tmp_path / name
+    papermill.execute_notebook(
+        str(paths.notebooks_dir() / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
+        parameters={**parameters, "output_dir": str(out)}, kernel_name="python3", progress_bar=False,
+        cwd=str(paths.project_root()),
+    )  # fmt: skip
+    return out
+
+
+def _same_tables(cli: Path, notebook: Path, names: list[str], *, raw_only: bool = False) -> None:
+    """Every named table equal, Parquet and CSV bytes alike; the scores equal (the raw rows, ``raw_only``)."""
+    for name in names:
+        mine, theirs = pd.read_parquet(cli / f"{name}.parquet"), pd.read_parquet(notebook / f"{name}.parquet")
+        if raw_only and "variant" in theirs:
+            theirs = theirs[theirs["variant"].isin(set(mine["variant"]))].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, theirs, obj=name)
+        if not raw_only:
+            assert (cli / f"{name}.csv").read_bytes() == (notebook / f"{name}.csv").read_bytes(), name
+    mine, theirs = load_results(cli).drop(columns="source"), load_results(notebook).drop(columns="source")
+    if raw_only:
+        theirs = theirs[theirs["variant"].isin(set(mine["variant"]))].reset_index(drop=True)
+    assert len(mine) > 0
+    pd.testing.assert_frame_equal(mine, theirs)
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+def test_cli_and_notebook_02_write_identical_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wordembed.cli import main
+
+    monkeypatch.setenv("WORDEMBED_STORE", str(tmp_path / "store"))
+    notebook = _run_notebook("02_similarity_distribution", tmp_path, {
+        "model": "glove-50d", "vocabulary": "wordnet", "vocab_limit": 300, "seed": 0})  # fmt: skip
+    cli = tmp_path / "cli"
+    assert main(["similarity", "--model", "glove-50d", "--words", "wordnet", "--vocab-limit", "300", "--seed", "0",
+                 "--standardize", "--no-progress", "--out", str(cli)]) == 0  # fmt: skip
+    _same_tables(cli, notebook, ["summary", "histogram", "rogue_dimensions"])
+    nb, mine = json.loads((notebook / "metrics.json").read_text()), json.loads((cli / "metrics.json").read_text())
+    assert nb["tasks"] == mine["tasks"] and nb["anisotropy"] == mine["anisotropy"] == mine["similarity"]["mean"]
+    assert set(nb["variants"]) == {"raw", "centered", "abtt1", "standardized"} and nb["n_words"] < 300  # GloVe misses some
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+def test_cli_and_notebook_03_write_identical_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI scores one version of the vectors; the notebook's rows of that version are the same."""
+    from wordembed.cli import main
+
+    monkeypatch.setenv("WORDEMBED_STORE", str(tmp_path / "store"))
+    notebook = _run_notebook("03_related_pairs", tmp_path, {
+        "model": "glove-50d", "vocabulary": "bats", "seed": 0, "n_random_pairs": 500, "bootstrap": 20})  # fmt: skip
+    for flags, variant in (([], "raw"), (["--center"], "centered")):
+        cli = tmp_path / f"cli-{variant}"
+        assert main(["related", "--model", "glove-50d", "--words", "bats", "--seed", "0", "--n-random", "500",
+                     "--n-boot", "20", "--out", str(cli), *flags]) == 0  # fmt: skip
+        _same_tables(cli, notebook, ["summary"], raw_only=True)
+        if variant == "raw":  # the per-pair tables hold the first variant's cosines
+            _same_tables(cli, notebook, ["pairs", "random_pairs"], raw_only=True)
+    scores = load_results(notebook)
+    auroc = scores[(scores.metric == "auroc") & (scores.level == "kind")].set_index(["variant", "subset"])["value"]
+    assert auroc[("raw", "morphological")] > 0.8 and set(scores["variant"]) == {"raw", "centered", "abtt1", "standardized"}
+
+
+@pytest.mark.slow
+@pytest.mark.notebooks
+def test_cli_and_notebook_05_write_identical_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tiny_models import write_tiny_static_yaml
+
+    from wordembed.cli import main
+    from wordembed.tasks.agreement import Agreement, agreement_matrices, agreement_table
+
+    monkeypatch.setenv("WORDEMBED_STORE", str(tmp_path / "store"))
+    params = {"vocabulary": "wordnet", "vocab_limit": 2000, "seed": 0, "agreement_words": 300, "n_random_pairs": 500,
+              "bootstrap": 20, "kendall_bootstrap": 20, "cka_bootstrap": 10}  # fmt: skip
+    static = write_tiny_static_yaml(tmp_path / "models", Agreement(**params).words())
+    models = ["glove-50d", str(static)]
+    notebook = _run_notebook("05_agreement", tmp_path, {**params, "models": models})
+    cli = tmp_path / "cli"
+    assert main(["agreement", "--models", *models, "--words", "wordnet", "--vocab-limit", "2000", "--seed", "0",
+                 "--sample", "300", "--n-random", "500", "--n-boot", "20", "--kendall-boot", "20", "--cka-boot", "10",
+                 "--controls", "--no-progress", "--out", str(cli)]) == 0  # fmt: skip
+    matrices = [f"matrix_{k}" for k in ("spearman_random", "spearman_related", "kendall_random", "knn_jaccard", "cka")]
+    _same_tables(cli, notebook, ["agreement", *matrices])
+    # the scores give the agreement table and its matrices back
+    scores = load_results(notebook)
+    table = pd.read_parquet(notebook / "agreement.parquet")
+    pd.testing.assert_frame_equal(agreement_table(scores), table, check_dtype=False)
+    back = agreement_matrices(scores)["spearman_random"]
+    pd.testing.assert_frame_equal(back, pd.read_parquet(notebook / "matrix_spearman_random.parquet").set_index("model"),
+                                  check_names=False)  # fmt: skip
+    assert set(table["variant"]) == {"raw", "centered", "standardized"} and list(back.index) == ["glove-50d", "tiny-static"]
+
+
+# ------------------------------------------------------------------------------------------- 01, 02, 03, 05 tasks
+def _rogue(n: int = 120, dims: int = 10, seed: int = 0, model: str = "rogue") -> Embeddings:
+    """Random vectors with a large shared offset on dimension 3: anisotropic, one rogue dimension."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, dims)).astype(np.float32)
+    x[:, 3] += 6.0
+    return Embeddings([f"w{i}" for i in range(n)], x, missing=["absent"], model=model)
+
+
+def _exact_mean(x: np.ndarray) -> float:
+    u = x.astype(np.float64) / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)
+    return float((u @ u.T)[np.triu_indices(len(u), 1)].mean())
+
+
+def test_similarity_distribution_scores_are_the_exact_moments() -> None:
+    from wordembed.tasks.similarity import SimilarityDistribution
+
+    emb = _rogue()
+    result = SimilarityDistribution(vocabulary="toy", bootstrap=0).run(emb)
+    s = result.scores.set_index(["variant", "method", "metric"])
+    pairs = 120 * 119 // 2
+    assert s.loc[("raw", "all_pairs", "mean"), "value"] == pytest.approx(_exact_mean(emb.vectors), abs=1e-6)
+    assert s.loc[("raw", "all_pairs", "mean"), "n"] == pairs and s.loc[("raw", "all_pairs", "mean"), "coverage"] == 120 / 121
+    centred = emb.vectors.astype(np.float64) - emb.vectors.mean(axis=0)
+    assert s.loc[("centered", "all_pairs", "mean"), "value"] == pytest.approx(_exact_mean(centred), abs=1e-6)
+    assert s.loc[("raw", "rogue_dimensions", "share_top1"), "value"] > 0.9  # the planted dimension
+    assert np.isnan(s.loc[("centered", "rogue_dimensions", "share_top1"), "value"])  # no mean left to share
+    assert list(result.tables["summary"]["variant"]) == ["raw", "centered", "abtt1", "standardized"]
+    assert result.tables["histogram"].groupby("variant")["count"].sum().eq(pairs).all()
+    assert result.metrics["anisotropy"] == s.loc[("raw", "all_pairs", "mean"), "value"]
+    sampled = SimilarityDistribution(vocabulary="toy", sample_pairs=5000, bootstrap=50, standardized=False).run(emb)
+    row = sampled.scores.set_index(["variant", "method", "metric"]).loc[("raw", "sampled_pairs", "mean")]
+    assert row["n"] == 5000 and row["ci_low"] < row["value"] < row["ci_high"]
+    assert set(sampled.scores["variant"]) == {"raw", "centered", "abtt1"}
+
+
+def test_related_pairs_scores_are_the_summary_rows(planted: tuple[Embeddings, list[str]]) -> None:
+    from wordembed.tasks.related import RelatedPairs
+
+    emb = planted[0]
+    result = RelatedPairs(vocabulary="bats", n_random_pairs=500, bootstrap=20, variants=["raw", "abtt"]).run(emb)
+    assert result.metrics["variants"] == ["raw", "abtt1"] and result.setup["related_pairs"]["parameters"]["variants"] == ["raw", "abtt"]
+    summary = result.tables["summary"]
+    s = result.scores.set_index(["variant", "level", "subset", "metric"])
+    for row in summary[summary["level"] != "random"].to_dict("records"):
+        got = s.loc[(row["variant"], row["level"], row["name"], "auroc")]
+        assert [got["value"], got["ci_low"], got["ci_high"], got["n"]] == pytest.approx(
+            [row["auroc"], row["auroc_ci_low"], row["auroc_ci_high"], row["n_kept"]], nan_ok=True)
+    # I01's plural = singular + offset: every kept I01 pair beats every random pair (raw and after abtt)
+    assert s.loc[("raw", "relation", "I01", "auroc"), "value"] == pytest.approx(1.0)
+    random = s.loc[("raw", "random", "random", "mean")]
+    assert random["n"] == 500 and set(s.loc[("raw", "random", "random")].index) == {"mean"}
+    with pytest.raises(ParameterError, match="parameter 'variants': unknown variant"):
+        RelatedPairs(variants=["whitened"])
+
+
+def test_agreement_scores_give_the_table_back() -> None:
+    from wordembed.tasks.agreement import Agreement, agreement_matrices, agreement_table
+
+    a = _rogue(model="a")
+    b = Embeddings(a.words, a.vectors * 2.0, model="b")  # the same directions: every cosine equal
+    c = _rogue(seed=5, model="c")
+    task = Agreement(vocabulary="bats", n_random_pairs=500, bootstrap=10, kendall_bootstrap=5, cka_bootstrap=5,
+                     measures=["spearman", "knn_jaccard"], related=False)  # fmt: skip
+    result = task.run({"a": a, "b": b, "c": c})
+    back = agreement_table(result.scores)
+    pd.testing.assert_frame_equal(back, result.table, check_dtype=False)
+    rho = agreement_matrices(result.scores)["spearman_random"]
+    assert rho.loc["a", "b"] == pytest.approx(1.0) and abs(rho.loc["a", "c"]) < 0.3
+    assert agreement_matrices(result.scores)["knn_jaccard"].loc["a", "b"] == pytest.approx(1.0)
+    assert set(result.table["variant"]) == {"raw", "centered", "standardized"}
+    with pytest.raises(ParameterError, match="at least 2 models"):
+        task.run({"a": a})
+    with pytest.raises(ParameterError, match=r"parameter 'measures': unknown measure\(s\) \['pearson'\]"):
+        Agreement(measures=["pearson"])
+
+
+def test_coverage_counts_the_study_words() -> None:
+    from wordembed.tasks.embed import Coverage
+
+    task = Coverage(vocabulary="bats")
+    words = task.words()
+    vocab = task.vocabulary_words()
+    keep = [w for w in words if w not in set(vocab[:10])]  # ten vocabulary words missing
+    emb = Embeddings(keep, np.ones((len(keep), 4), np.float32), missing=vocab[:10], model="m")
+    result = task.run(emb)
+    s = result.scores.set_index(["subset", "metric"])["value"]
+    assert s[("vocabulary", "coverage")] == pytest.approx((len(vocab) - 10) / len(vocab))
+    assert s[("all", "coverage")] == pytest.approx(len(keep) / len(words)) and s[("all", "dims")] == 4
+    assert sorted(result.tables["missing_words"]["missing"]) == sorted(vocab[:10])

@@ -14,6 +14,11 @@ difference of means is a difference of sizes too.
 Beside the verdicts: the families apart (decoder and llm-embedding separately as well as together), matched
 pairs of models that isolate one factor, and every headline metric minus its random-weight control
 (``KEY@random``). Controls are shown, never counted in a kind or scale verdict.
+
+Every number comes from one place: the study's long scores table (:func:`wordembed.results.load_results`),
+read cell by cell through :class:`StudyScores`, which fails with one line naming a metric it cannot find
+rather than showing NaN; the models' cards (role, family, size) come from their specs. :class:`StudyReport`
+is notebook 06 as an object (tables, verdicts, figures from :mod:`wordembed.plots`, the files it writes).
 """
 
 from __future__ import annotations
@@ -43,14 +48,10 @@ from wordembed.analyses.scale import (  # noqa: F401  (deciding_models: part of 
     is_control,
     within_family_slopes,
 )
+from wordembed.errors import ParameterError
 from wordembed.models.spec import _family_from
+from wordembed.results import SCORE_COLUMNS
 
-SECTIONS: dict[str, str] = {
-    "embed": "01_embed",
-    "similarity": "02_similarity_distribution",
-    "related": "03_related_pairs",
-    "analogies": "04_analogies",
-}
 WORDSIM_COLUMNS = ("simlex999", "ws353", "men", "rw")
 CONTROLS = ("centered", "abtt", "standardized")
 # Decision thresholds, printed in the report next to the verdicts.
@@ -59,101 +60,152 @@ THRESHOLDS: dict[str, float] = {
 }
 
 
-def collect_metrics(results_dir: str | Path, models: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
-    """model -> section -> metrics.json contents ({} where a notebook has no results)."""
-    root = Path(results_dir)
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for model in models:
-        out[model] = {}
-        for section, notebook in SECTIONS.items():
-            path = root / model / notebook / "metrics.json"
-            out[model][section] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    return out
+ABTT_VARIANT = r"^abtt\d+$"
+"""All-but-the-top is named by its D (``abtt4``), which differs by model: the report reads it as ``abtt``."""
 
 
-def _get(d: Mapping[str, Any], *keys: str) -> float:
-    cur: Any = d
-    for key in keys:
-        if not isinstance(cur, Mapping) or key not in cur:
-            return float("nan")
-        cur = cur[key]
-    try:
-        return float(cur) if cur is not None else float("nan")
-    except (TypeError, ValueError):
-        return float("nan")
+@dataclass(frozen=True)
+class ScoreKey:
+    """Which rows of the long scores table (:data:`wordembed.results.SCORE_COLUMNS`) one headline cell reads:
+    every field given must match (``variant`` ``abtt`` matches ``abttD``); None matches anything."""
+
+    task: str
+    metric: str
+    dataset: str | None = None
+    variant: str = "raw"
+    level: str | None = None
+    subset: str | None = None
+    method: str | None = None
+
+    def describe(self) -> str:
+        fields = {k: v for k, v in asdict(self).items() if v is not None and k not in ("task", "metric")}
+        return ", ".join(f"{k}={v}" for k, v in fields.items())
 
 
-def _variant_key(section: Mapping[str, Any], control: str) -> str:
-    """The metrics key of a post-processing variant: all-but-the-top is named by its D (``abtt4``)."""
-    if control != "abtt":
-        return control
-    return next((k for k in section if k.startswith("abtt") and k[4:].isdigit()), "abtt")
+class StudyScores:
+    """The long scores of a study (:func:`wordembed.results.load_results`), looked up one headline cell at a time.
+
+    Why a class: a headline cell that finds no row must say so. A model without any scores of a task on some
+    vectors (its notebook failed, or a study without anisotropy controls) gives NaN, as a missing result is
+    shown; a model that has them but lacks the metric asked for (a renamed metric, a changed level) raises one
+    line naming the metric, instead of turning into a NaN nobody notices.
+    """
+
+    def __init__(self, scores: pd.DataFrame) -> None:
+        missing = [c for c in SCORE_COLUMNS if c not in scores]
+        if missing:
+            raise ParameterError(f"report: the scores table lacks column(s) {missing}; expected {list(SCORE_COLUMNS)}")
+        frame = scores.assign(variant=scores["variant"].astype(str).str.replace(ABTT_VARIANT, "abtt", regex=True))
+        self.frame = frame
+        self._parts = {key: part for key, part in frame.groupby(["model", "task", "variant"], sort=False)}
+
+    def has(self, model: str, task: str, variant: str = "raw") -> bool:
+        return (model, task, variant) in self._parts
+
+    def row(self, model: str, key: ScoreKey) -> dict[str, float]:
+        """``value``, ``ci_low``, ``ci_high``, ``n``, ``coverage`` of the one row ``key`` names (NaN when the model
+        has no ``key.task`` scores on ``key.variant`` vectors; a one-line error when it has but not this one)."""
+        part = self._parts.get((model, key.task, key.variant))
+        if part is None:
+            return dict.fromkeys(("value", "ci_low", "ci_high", "n", "coverage"), float("nan"))
+        mask = part["metric"] == key.metric
+        for column in ("dataset", "level", "subset", "method"):
+            wanted = getattr(key, column)
+            if wanted is not None:
+                mask &= part[column] == wanted
+        found = part[mask]
+        if len(found) != 1:
+            what = "no" if found.empty else f"{len(found)} rows of"
+            raise ParameterError(
+                f"report: {model} has {what} metric '{key.metric}' ({key.describe()}) among its {len(part)} "
+                f"{key.task} scores; metrics there: {', '.join(sorted(set(part['metric'])))}"
+            )
+        first = found.iloc[0]
+        return {c: float(first[c]) for c in ("value", "ci_low", "ci_high", "n", "coverage")}
+
+    def value(self, model: str, key: ScoreKey) -> float:
+        return self.row(model, key)["value"]
+
+    def methods(self, model: str, task: str, dataset: str, level: str = "overall", metric: str = "accuracy") -> list[str]:
+        """The methods (solvers) of one task and dataset a model has scores of, in the order they were written."""
+        part = self._parts.get((model, task, "raw"))
+        if part is None:
+            return []
+        part = part[(part["dataset"] == dataset) & (part["level"] == level) & (part["metric"] == metric)]
+        return list(dict.fromkeys(part["method"]))
 
 
-def headline_table(collected: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> pd.DataFrame:
-    """One row per model: family, size, coverage, anisotropy, related-pair scores per variant, analogies,
-    similarity.
+def model_cards(specs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """key -> role, family, control_of, backend, params of each model spec (:func:`wordembed.models.spec.load_spec`):
+    what the report knows of a model besides its scores (its card, not a result)."""
+    return {
+        key: {"role": s.role, "family": s.family, "control_of": s.control_of, "backend": s.backend, "params": s.params}
+        for key, s in specs.items()
+    }
+
+
+def _with_interval(row: dict[str, Any], name: str, cell: Mapping[str, float]) -> None:
+    row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = cell["value"], cell["ci_low"], cell["ci_high"]
+
+
+def headline_table(scores: pd.DataFrame | StudyScores, cards: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per model of ``cards`` (in that order): family, size, coverage, anisotropy, related-pair scores
+    per variant, analogies, similarity, every number read from the long ``scores`` (:class:`StudyScores`).
 
     Interval columns end in ``_ci_low`` / ``_ci_high`` everywhere. ``control_of`` names the trained model of a
-    random-weight control (None otherwise).
+    random-weight control (None otherwise). A card without ``family`` (an older one) takes it from role and
+    backend, as :mod:`wordembed.models.spec` does; a control's key names its trained model when the card does not.
     """
+    s = scores if isinstance(scores, StudyScores) else StudyScores(scores)
     rows = []
-    for model, m in collected.items():
-        embed, sim, rel, ana = (m.get(s, {}) for s in ("embed", "similarity", "related", "analogies"))
-        role = embed.get("role", "")
-        # KEY@random or KEY@random:SEED (wordembed.models.random_weights); older metrics may lack control_of
-        control_of = embed.get("control_of") or (model.split("@random")[0] if "@random" in model else None)
+    for model, card in cards.items():
+        role = card.get("role") or ""
+        control_of = card.get("control_of") or (model.split("@random")[0] if "@random" in model else None)
         row: dict[str, Any] = {
             "model": model,
             "role": role,
-            # metrics written before the family field: role and backend say which family (as spec.py does)
-            "family": embed.get("family") or (_family_from(role, embed.get("backend", "")) if role else ""),
+            "family": card.get("family") or (_family_from(role, card.get("backend") or "") if role else ""),
             "control_of": control_of,
-            "params": embed.get("params"),
-            "dims": embed.get("dims"),
-            "coverage": _get(embed, "vocabulary_coverage"),
-            "anisotropy": _get(sim, "anisotropy"),
-            # share of the mean cosine carried by the single largest dimension (Timkey & van Schijndel 2021)
-            "rogue_top1": _get(sim, "rogue_dimensions", "raw", "share_top1"),
-            "rogue_top3": _get(sim, "rogue_dimensions", "raw", "share_top3"),
-            "pairs_std": _get(sim, "variants", "raw", "std"),
-            "pairs_std_centered": _get(sim, "variants", "centered", "std"),
-            "related_mean": _get(rel, "raw", "all", "mean"),
-            "random_mean": _get(rel, "raw", "random", "mean"),
+            "params": card.get("params"),
+            "dims": s.value(model, ScoreKey("embed", "dims")),
+            "coverage": s.value(model, ScoreKey("embed", "coverage", subset="vocabulary")),
         }
+        dist = "similarity_distribution"
+        row["anisotropy"] = s.value(model, ScoreKey(dist, "mean", level="overall"))
+        # share of the mean cosine carried by the single largest dimension (Timkey & van Schijndel 2021)
+        row["rogue_top1"] = s.value(model, ScoreKey(dist, "share_top1", method="rogue_dimensions"))
+        row["rogue_top3"] = s.value(model, ScoreKey(dist, "share_top3", method="rogue_dimensions"))
+        row["pairs_std"] = s.value(model, ScoreKey(dist, "std"))
+        row["pairs_std_centered"] = s.value(model, ScoreKey(dist, "std", variant="centered"))
+        row["related_mean"] = s.value(model, ScoreKey("related_pairs", "mean", level="all", subset="all"))
+        row["random_mean"] = s.value(model, ScoreKey("related_pairs", "mean", level="random", subset="random"))
         for variant in ("raw", *CONTROLS):
-            key = _variant_key(rel, variant)
             suffix = "" if variant == "raw" else f"_{variant}"
             for stat in ("auroc", "separation"):
-                for level, short in (("all", ""), ("semantic", "_sem"), ("morphological", "_morph")):
-                    path = ("all",) if level == "all" else ("kind", level)
+                for level, subset, short in (("all", "all", ""), ("kind", "semantic", "_sem"),
+                                             ("kind", "morphological", "_morph")):  # fmt: skip
+                    cell = s.row(model, ScoreKey("related_pairs", stat, variant=variant, level=level, subset=subset))
                     base = f"{stat}{short}{suffix}"
-                    row[base] = _get(rel, key, *path, stat)
+                    row[base] = cell["value"]
                     if level == "all" or stat == "auroc":
-                        row[f"{base}_ci_low"] = _get(rel, key, *path, f"{stat}_ci_low")
-                        row[f"{base}_ci_high"] = _get(rel, key, *path, f"{stat}_ci_high")
-        for method in ana.get("bats", {}).get("overall", {}):
-            row[f"bats_{method}"] = _get(ana, "bats", "overall", method, "accuracy")
-            row[f"bats_{method}_ci_low"] = _get(ana, "bats", "overall", method, "accuracy_low")
-            row[f"bats_{method}_ci_high"] = _get(ana, "bats", "overall", method, "accuracy_high")
+                        _with_interval(row, base, cell)
+        bats = {"task": "analogies", "dataset": "bats"}
+        for method in s.methods(model, "analogies", "bats"):
+            _with_interval(row, f"bats_{method}", s.row(model, ScoreKey(metric="accuracy", level="overall", method=method, **bats)))
         for kind, short in (("morphological", "morph"), ("semantic", "sem")):
-            row[f"bats_3CosAdd_{short}"] = _get(ana, "bats", "by_group", "3CosAdd", kind, "accuracy")
-            row[f"bats_3CosAdd_{short}_ci_low"] = _get(ana, "bats", "by_group", "3CosAdd", kind, "accuracy_low")
-            row[f"bats_3CosAdd_{short}_ci_high"] = _get(ana, "bats", "by_group", "3CosAdd", kind, "accuracy_high")
-        controls = ana.get("controls", {})
+            cell = s.row(model, ScoreKey(metric="accuracy", level="kind", subset=kind, method="3CosAdd", **bats))
+            _with_interval(row, f"bats_3CosAdd_{short}", cell)
         for variant in CONTROLS:  # 3CosAdd and SimLex on post-processed vectors (notebook 04)
-            key = _variant_key(controls, variant)
-            row[f"bats_3CosAdd_{variant}"] = _get(controls, key, "bats", "overall", "3CosAdd", "accuracy")
-            row[f"bats_3CosAdd_{variant}_ci_low"] = _get(controls, key, "bats", "overall", "3CosAdd", "accuracy_low")
-            row[f"bats_3CosAdd_{variant}_ci_high"] = _get(controls, key, "bats", "overall", "3CosAdd", "accuracy_high")
-            row[f"rho_simlex999_{variant}"] = _get(
-                controls, key, "word_similarity", "benchmarks", "simlex999", "spearman"
-            )
-        row["bats_coverage"] = _get(ana, "bats", "overall", "3CosAdd", "coverage")
-        row["bats_candidates"] = _get(ana, "bats", "setup", "candidates", "size")
-        row["google_3CosAdd"] = _get(ana, "google", "overall", "3CosAdd", "accuracy")
+            cell = s.row(model, ScoreKey(metric="accuracy", level="overall", method="3CosAdd", variant=variant, **bats))
+            _with_interval(row, f"bats_3CosAdd_{variant}", cell)
+            row[f"rho_simlex999_{variant}"] = s.value(
+                model, ScoreKey("word_similarity", "spearman", dataset="simlex999", variant=variant))
+        overall = s.row(model, ScoreKey(metric="accuracy", level="overall", method="3CosAdd", **bats))
+        row["bats_coverage"] = overall["coverage"]
+        row["google_3CosAdd"] = s.value(model, ScoreKey("analogies", "accuracy", dataset="google", level="overall",
+                                                        method="3CosAdd"))  # fmt: skip
         for bench in WORDSIM_COLUMNS:
-            row[f"rho_{bench}"] = _get(ana, "word_similarity", "benchmarks", bench, "spearman")
+            row[f"rho_{bench}"] = s.value(model, ScoreKey("word_similarity", "spearman", dataset=bench))
         rows.append(row)
     table = pd.DataFrame(rows)
     if "params" in table:
@@ -1015,3 +1067,172 @@ def readable_headline(table: pd.DataFrame) -> pd.DataFrame:
         if column in table:
             out[label] = [f"{v:.3f}" if math.isfinite(v) else "n/a" for v in table[column].astype(float)]
     return out.set_index("model")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The report notebook (06): everything it shows, from the study's long scores table
+
+
+def readable_verdicts(checked: Sequence[Verdict], trained: pd.DataFrame) -> str:
+    """The verdicts as the report opens: each claim, its outcome, the kind means and every model's value with
+    its interval (``0.288 [0.19, 0.30]``), then the evidence and the rule in small type."""
+    sides = f"{(trained.role == 'llm').sum()} LLM(s) and {(trained.role == 'classical').sum()} classical model(s)"
+    parts = [f"*{sides}; significance level α = {THRESHOLDS['alpha']}. With so few models a kind-level difference is "
+             "a description of these models; the exact permutation p over role labels and the smallest p the design "
+             "allows are given.*"]  # fmt: skip
+    for v in checked:
+        values = "; ".join(
+            f"{m} {format_interval(x, *v.intervals.get(m, (float('nan'), float('nan'))))}"
+            for m, x in sorted(v.values.items(), key=lambda kv: -kv[1])
+        )
+        means = (f"LLMs {_fmt(v.llm_mean)} (n={v.n_llm}) vs classical {_fmt(v.classical_mean)} (n={v.n_classical})"
+                 if math.isfinite(v.llm_mean) else "")  # fmt: skip
+        head = f"**{v.claim}: {v.verdict}.**"
+        lines = [head, f"{v.statistic}: {means}" + (f"; {values}" if values else "") if means or values else ""]
+        lines += [v.evidence, f"<small>Rule: {v.rule}</small>"]
+        parts.append("\n\n".join(line for line in lines if line))
+    return "\n\n".join(parts)
+
+
+@dataclass
+class StudyReport:
+    """Notebook 06 as one object: the headline table, the verdicts and every table and figure beside them,
+    all computed from :func:`wordembed.results.load_results` of the study's output folder (and the models'
+    cards): the report reads no other file another notebook wrote, except the per-bin ``histogram`` tables of
+    notebook 02 through the same function (``table="histogram"``), for the distribution figure."""
+
+    models: list[str]
+    scores: pd.DataFrame
+    table: pd.DataFrame
+    checked: list[Verdict]
+    families: pd.DataFrame
+    pairs: pd.DataFrame
+    controls: pd.DataFrame
+    scale: pd.DataFrame
+    slopes: pd.DataFrame
+    fits: list[ScaleFit]
+    agreement: pd.DataFrame | None
+    histogram: pd.DataFrame
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, root: str | Path, models: Sequence[str], registry: Mapping[str, Sequence[Any]] | None = None) -> StudyReport:
+        """Read the study under ``root`` for ``models`` (keys or YAML paths) and compute every table."""
+        from wordembed.analyses.scale import fits_table, scale_fits
+        from wordembed.models.spec import load_spec
+        from wordembed.results import load_results
+        from wordembed.tasks.agreement import agreement_table
+
+        specs = {load_spec(m).key: load_spec(m) for m in models}
+        scores = load_results(root)
+        table = headline_table(scores, model_cards(specs))
+        registry = model_registry() if registry is None else registry
+        agreement = agreement_table(scores) if (scores["task"] == "agreement").any() else None
+        sbert = [k for k, s in specs.items() if s.backend == "sentence-transformers" and s.role == "classical"]
+        shown = [c for c in SCALE_METRICS if c in table]
+        fits = scale_fits(table, shown, registry=registry, alpha=THRESHOLDS["alpha"])
+        slopes = [within_family_slopes(table, c) for c in shown]
+        histogram = load_results(root, table="histogram")
+        if "model" in histogram:  # the study's order, not the folders'
+            histogram = pd.concat([histogram[histogram["model"] == m] for m in specs], ignore_index=True)
+        return cls(
+            models=list(specs), scores=scores, table=table, checked=verdicts(table, agreement, sbert, registry),
+            families=family_table(table), pairs=matched_pairs(table[~is_control(table)]),
+            controls=control_differences(table), scale=fits_table(fits),
+            slopes=pd.concat(slopes, ignore_index=True) if slopes else pd.DataFrame(), fits=fits,
+            agreement=agreement, histogram=histogram, labels={k: f"{k} ({s.family})" for k, s in specs.items()},
+        )  # fmt: skip
+
+    @property
+    def trained(self) -> pd.DataFrame:
+        """The headline rows of trained models (random-weight controls are shown, never counted)."""
+        return self.table[~is_control(self.table)]
+
+    def verdicts_markdown(self) -> str:
+        return readable_verdicts(self.checked, self.trained)
+
+    def headline(self) -> pd.DataFrame:
+        return readable_headline(self.table)
+
+    def family_view(self) -> pd.DataFrame:
+        sizes = [f"{format_count(a)}–{format_count(b)}"
+                 for a, b in zip(self.families["params_min"], self.families["params_max"], strict=True)]  # fmt: skip
+        shown = self.families.drop(columns=["params_min", "params_max", "members"]).set_index("group")
+        shown.insert(1, "params", sizes)
+        return shown.rename(columns=METRIC_LABELS).round(3)
+
+    def pairs_view(self) -> Any:
+        if len(self.pairs):
+            return readable_pairs(self.pairs, [*HEADLINE_COLUMNS, "rho_simlex999", "rho_men"])
+        return _markdown("*None of the matched pairs has both of its models in this study (the `extended` study "
+                         "has all four).*")  # fmt: skip
+
+    def controls_view(self) -> Any:
+        if len(self.controls):
+            return readable_controls(self.controls)
+        return _markdown("*No random-weight control in this study (add `KEY@random` models to compare with).*")
+
+    def scale_view(self) -> pd.DataFrame:
+        columns = ["metric", "contrast", "verdict", "effect", "ci_low", "ci_high", "p_value", "min_p", "size_slope",
+                   "n_kind", "n_classical", "reason", "deciding"]  # fmt: skip
+        return self.scale[[c for c in columns if c in self.scale]].round(3)
+
+    def figure(self, name: str) -> Any:
+        """One of the report's figures (``distributions``, ``related_by_group``, ``bats``, ``agreement``,
+        ``scale``), or None when the study has no results for it."""
+        from wordembed import plots
+        from wordembed.tasks.agreement import agreement_matrices
+
+        s = self.scores
+        if name == "distributions":
+            return plots.distributions_by_model(self.histogram, self.labels) if len(self.histogram) else None
+        if name == "related_by_group":
+            part = s[(s["task"] == "related_pairs") & s["model"].isin(self.models)]
+            return plots.related_by_group(part, self.models) if len(part) else None
+        if name == "bats":
+            part = s[(s["task"] == "analogies") & s["model"].isin(self.models)]
+            return plots.bats_by_model(part, order=self.models) if len(part) else None
+        if name == "agreement":
+            keys = ("spearman_random", "spearman_related", "knn_jaccard", "cka_debiased")
+            return plots.agreement_heatmaps(agreement_matrices(s), keys) if self.agreement is not None else None
+        if name == "scale":
+            shown = [c for c in SCALE_METRICS if c in self.table]
+            if not shown or not self.table["params"].notna().any():
+                return None
+            return scale_figure(self.table, shown, {f.metric: f for f in self.fits if f.contrast == "llm"})
+        raise ParameterError(f"report figure {name!r}; valid: distributions, related_by_group, bats, agreement, scale")
+
+    def show(self, name: str, out: str | Path) -> None:
+        """Draw figure ``name``, save it (PNG + SVG) under ``out`` and display it; nothing when it has no data."""
+        import matplotlib.pyplot as plt
+
+        from wordembed.results import save_figure
+
+        fig = self.figure(name)
+        if fig is not None:
+            save_figure(out, name, fig)
+            plt.show()
+
+    def save(self, out: str | Path, study: str, failed_models: Sequence[str] = ()) -> Path:
+        """Every table (CSV + Parquet) and ``metrics.json`` of the report."""
+        from wordembed.results import write_metrics, write_table
+
+        tables = {"verdicts": verdict_table(self.checked), "headline": self.table, "families": self.families,
+                  "matched_pairs": self.pairs, "control_differences": self.controls, "scale": self.scale,
+                  "within_family": self.slopes}  # fmt: skip
+        related = self.scores[(self.scores["task"] == "related_pairs") & (self.scores["level"] == "group")]
+        tables["related_by_group"] = related
+        for name, frame in tables.items():
+            write_table(out, name, frame)
+        metrics = {"study": study, "models": self.models, "failed_models": list(failed_models),
+                   "thresholds": THRESHOLDS, "headline": self.table.to_dict(orient="records")}  # fmt: skip
+        metrics |= {name: frame.to_dict(orient="records") for name, frame in tables.items()
+                    if name not in ("headline", "related_by_group")}  # fmt: skip
+        write_metrics(out, metrics)
+        return Path(out)
+
+
+def _markdown(text: str) -> Any:
+    from IPython.display import Markdown
+
+    return Markdown(text)

@@ -113,13 +113,17 @@ pairs, clusters); ``coverage`` the covered share of the slice's items.
 """
 
 
-def load_results(root: str | Path) -> pd.DataFrame:
+def load_results(root: str | Path, table: str = SCORES_TABLE) -> pd.DataFrame:
     """Every ``scores`` table under ``root`` (a study's output root, or one result folder) in one frame.
 
     Why: a reader (the report, a notebook, a paper's table) should not need to know which notebook or command
     wrote a number, nor the nested keys of each ``metrics.json``; each folder's scores table says it all in
     the columns of :data:`SCORE_COLUMNS`. A ``source`` column adds the folder (relative to ``root``) each row
     came from. Folders are read in sorted order, so the frame is the same on every machine.
+
+    ``table`` names another table of the folder contract (:mod:`wordembed.tasks.result`) to stack the same
+    way, e.g. ``histogram`` (notebook 02's bins, for a figure across models): the one way a notebook reads
+    what another wrote.
     """
     base = Path(root)
     if not base.is_dir():
@@ -128,8 +132,10 @@ def load_results(root: str | Path) -> pd.DataFrame:
         raise ParameterError(f"load_results: root {base} is not a folder (give a study's output folder)")
     frames = [
         pd.read_parquet(path).assign(source=path.parent.relative_to(base).as_posix())
-        for path in sorted(base.rglob(f"{SCORES_TABLE}.parquet"))
+        for path in sorted(base.rglob(f"{table}.parquet"))
     ]
+    if table != SCORES_TABLE:
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["source"])
     if not frames:
         return pd.DataFrame(columns=[*SCORE_COLUMNS, "source"])
     return pd.concat(frames, ignore_index=True)[[*SCORE_COLUMNS, "source"]]

@@ -74,33 +74,24 @@ def _slug(text: str) -> str:
 
 
 def _layers(args: argparse.Namespace) -> int:
+    """The :class:`~wordembed.tasks.layers.LayerSweep` task of notebook 07 (the same tables, split and scores)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from wordembed.analyses.layers import SweepData, run_sweep, sweep_figure, write_sweep
+    from wordembed.analyses.layers import sweep_figure
     from wordembed.paths import outputs_dir
     from wordembed.results import save_figure
-    from wordembed.vocabulary import layer_sweep_words
+    from wordembed.tasks.layers import LayerSweep
 
-    data = SweepData.load(seed=args.seed)
-    words = layer_sweep_words(args.sample, args.seed)
-    result = run_sweep(
-        args.model,
-        data,
-        words,
-        grid=args.grid,
-        grid_layers=args.grid_layers,
-        n_random=args.random_pairs,
-        seed=args.seed,
-        device=args.device,
-        dtype=args.dtype,
-        log=print,
-    )
+    task = LayerSweep(layer_words=args.sample, prompt_grid=args.grid, grid_layers=args.grid_layers,
+                      n_random_pairs=args.random_pairs, seed=args.seed, dtype=args.dtype, device=args.device)  # fmt: skip
+    saved = task.run(args.model, log=print)
+    result, metrics = saved.sweep, saved.metrics
     out = Path(args.out) if args.out else outputs_dir() / "layers" / _slug(str(args.model))
     with writing("--out", out):
-        metrics = write_sweep(out, result, data)
+        saved.save(out)
         fig = sweep_figure(result)
         save_figure(out, "layers", fig)
         plt.close(fig)

@@ -1,12 +1,16 @@
 """``wordembed similarity`` (analysis 1, all-pairs cosine distribution) and ``wordembed related`` (analysis 2).
 
-Both take a model key or a vector file, write tables (CSV + Parquet) and ``metrics.json`` into ``--out``.
+Both take a model key or a vector file and run the task of their notebook
+(:class:`~wordembed.tasks.similarity.SimilarityDistribution`, notebook 02;
+:class:`~wordembed.tasks.related.RelatedPairs`, notebook 03), so on the same parameters (``--words``,
+``--vocab-limit``, ``--seed``, ...) a command and its notebook write the same tables and ``scores`` into
+``--out`` (tested); the pre-task names stay beside them for older readers.
 
-``similarity`` reports raw cosines beside their anisotropy controls, as notebook 02 does (one function,
-:func:`wordembed.analyses.postprocess.anisotropy_variants`): centred, all-but-the-top with ``--abtt`` D
-(default -1: Mu & Viswanath's D = max(1, round(dims / 100)); 0 leaves it out) and, with ``--standardize``,
-every dimension z-scored; plus the rogue-dimension table (how much of the mean cosine the top 1, 3 and 10
-dimensions carry). ``related`` runs on one version of the vectors, chosen by ``--center`` / ``--abtt``.
+``similarity`` reports raw cosines beside their anisotropy controls: centred, all-but-the-top with ``--abtt`` D
+(default -1: Mu & Viswanath's D = max(1, round(dims / 100)); 0 leaves it out) and, with ``--standardize`` (the
+notebook always has it), every dimension z-scored; plus the rogue-dimension table (how much of the mean cosine
+the top 1, 3 and 10 dimensions carry). ``related`` runs on one version of the vectors, chosen by ``--center`` /
+``--abtt``: the notebook's rows of that version.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ def _source_arguments(parser: argparse.ArgumentParser, default_words: str) -> No
         "--words",
         default=default_words,
         help=f"vocabulary: wordnet, bats, google, wordsim, study, or a file with one word per line (default {default_words})",
+    )
+    parser.add_argument(
+        "--vocab-limit",
+        type=schema_int("vocab_limit"),
+        default=0,
+        help=f"a seeded sample of this many words of --words, {bounds_text('vocab_limit')} (default 0: all; "
+        "the study parameter vocab_limit)",
     )
     parser.add_argument(
         "--seed",
@@ -188,92 +199,81 @@ def _shares(row: Any) -> str:
 
 def run_similarity(args: argparse.Namespace) -> int:
     """Raw, centred, abttD (and standardised) distributions side by side, so a high raw mean can be read as
-    what it is: anisotropy (the rogue-dimension shares say how few dimensions make it) or similarity."""
-    import pandas as pd
+    what it is: anisotropy (the rogue-dimension shares say how few dimensions make it) or similarity.
 
-    from wordembed.analyses.allpairs import all_pairs_distribution, sampled_pairs_distribution
-    from wordembed.analyses.postprocess import anisotropy_variants, rogue_dimension_table
-    from wordembed.datasets import load_vocabulary
-    from wordembed.results import write_metrics, write_table
+    The :class:`~wordembed.tasks.similarity.SimilarityDistribution` task of notebook 02 on the same parameters
+    (the same tables and scores); the pre-task names stay beside them (``similarity_histogram`` and the
+    ``similarity`` record of ``metrics.json``)."""
+    from wordembed.results import write_table
+    from wordembed.tasks.result import Result
+    from wordembed.tasks.similarity import SimilarityDistribution
 
     _check_abtt(args.abtt)
-    words = list(dict.fromkeys(load_vocabulary(args.words)))
-    emb = _load(args, words)
+    task = SimilarityDistribution(
+        vocabulary=args.words, vocab_limit=args.vocab_limit, seed=args.seed, hist_bins=args.bins, sample_pairs=args.sample or 0,
+        abtt_components=args.abtt, standardized=args.standardize, device=_products_device(args.device),
+        progress=not args.no_progress,
+    )  # fmt: skip
+    emb = _load(args, task.words())
     d = _abtt(emb, args.abtt)
-    variants = anisotropy_variants(emb, d, standardized=args.standardize)
-    rogue = rogue_dimension_table(variants)
-    results = {}
-    for name, variant in variants.items():
-        if args.sample:  # the same seed: every variant sees the same pairs; 0 means all pairs, as in a study
-            results[name] = sampled_pairs_distribution(variant, args.sample, seed=args.seed, bins=args.bins)
-        else:
-            results[name] = all_pairs_distribution(
-                variant, bins=args.bins, device=_products_device(args.device), progress=not args.no_progress
-            )
+    result = task.run(emb)
+    variants = result.metrics["variants"]
+    raw = variants["raw"]
+    legacy = raw | _coverage(emb) | {
+        "words": args.words, "abtt": d, "abtt_requested": args.abtt, "standardize": args.standardize,
+        "variants": variants, "rogue_dimensions": result.metrics["rogue_dimensions"],
+    }  # fmt: skip
     out = _output_dir(args, "similarity")
-    histogram = pd.concat(
-        [dist.to_frame().assign(variant=name) for name, dist in results.items()], ignore_index=True
-    )
-    raw = results["raw"]
-    metrics = (
-        raw.to_dict()
-        | _coverage(emb)
-        | {
-            "words": args.words,
-            "abtt": d,
-            "abtt_requested": args.abtt,
-            "standardize": args.standardize,
-            "variants": {name: dist.to_dict() for name, dist in results.items()},
-            "rogue_dimensions": rogue.set_index("variant").to_dict("index"),
-        }
-    )
     with writing("--out", out):
-        write_table(out, "similarity_histogram", histogram)
-        write_table(out, "rogue_dimensions", rogue)
-        write_metrics(out, {"similarity": metrics})
+        Result.combine(result, similarity=legacy).save(out)
+        write_table(out, "similarity_histogram", result.tables["histogram"].drop(columns="model"))
     print(
-        f"{emb.model}: {raw.n_pairs:,} pairs of {raw.n_words:,} words ({'all' if raw.exact else 'sampled'}); "
+        f"{emb.model}: {raw['n_pairs']:,} pairs of {raw['n_words']:,} words ({raw['mode'].replace('exact', 'all')}); "
         "top-1/3/10 = share of the mean cosine carried by the largest 1, 3, 10 dimensions"
     )
-    for (name, dist), row in zip(results.items(), rogue.itertuples(index=False), strict=True):
-        print(
-            f"  {name:>12}: mean {dist.mean:.4f}, std {dist.std:.4f}, median {dist.quantile(0.5):.4f}; "
-            + _shares(row)
-        )
+    for row, rogue in zip(result.tables["summary"].to_dict("records"),
+                          result.tables["rogue_dimensions"].itertuples(index=False), strict=True):  # fmt: skip
+        print(f"  {row['variant']:>12}: mean {row['mean']:.4f}, std {row['std']:.4f}, median {row['q0.5']:.4f}; "
+              + _shares(rogue))
     print(f"wrote {out}")
     return 0
 
 
 def run_related(args: argparse.Namespace) -> int:
-    from wordembed.analyses.postprocess import postprocess
-    from wordembed.analyses.related import related_similarity
-    from wordembed.datasets import bats_pairs, load_bats, load_vocabulary
-    from wordembed.results import write_metrics, write_table
+    """BATS pairs against random pairs on one version of the vectors (raw, ``--center`` or ``--abtt D``): the
+    :class:`~wordembed.tasks.related.RelatedPairs` task of notebook 03 with one variant; random pairs from the
+    BATS words (``--words bats``, the default) or from ``--words``. The pre-task names stay beside its tables
+    (``related_summary``, ``related_pairs``, ``related_random`` and the ``related`` record)."""
+    from wordembed.results import write_table
+    from wordembed.tasks.related import RelatedPairs
+    from wordembed.tasks.result import Result
 
     _check_abtt(args.abtt)
-    pairs = bats_pairs(load_bats())
-    related_words = list(dict.fromkeys([*pairs["source"], *pairs["target"]]))
-    vocabulary = None if args.words == "bats" else list(dict.fromkeys(load_vocabulary(args.words)))
-    emb = _load(args, list(dict.fromkeys(related_words + (vocabulary or []))))
+    variant = "abtt" if args.abtt else "centered" if args.center else "raw"
+    task = RelatedPairs(
+        vocabulary=args.words, vocab_limit=args.vocab_limit, seed=args.seed, n_random_pairs=args.n_random, abtt_components=args.abtt or 0,
+        related_baseline="same_words" if args.words == "bats" else "vocabulary", variants=[variant],
+        bootstrap=args.n_boot,
+    )  # fmt: skip
+    emb = _load(args, task.words())
     d = _abtt(emb, args.abtt) if args.abtt else 0
-    emb = postprocess(emb, center_vectors=args.center, abtt=d)
-    result = related_similarity(
-        emb, pairs, n_random=args.n_random, vocabulary=vocabulary, seed=args.seed, n_boot=args.n_boot
-    )
+    result = task.run(emb)
+    name = result.metrics["variants"][0]
+    record = result.metrics[name] | {"words": args.words, "center": args.center, "abtt": d}
+    summary = result.tables["summary"]
     out = _output_dir(args, "related")
-    metrics = result.to_dict() | {"words": args.words, "center": args.center, "abtt": d}
     with writing("--out", out):
-        write_table(out, "related_summary", result.summary)
-        write_table(out, "related_pairs", result.pairs)
-        write_table(out, "related_random", result.random)
-        write_metrics(out, {"related": metrics})
-    s = result.summary.set_index(["level", "name"])
+        Result.combine(result, related=record).save(out)
+        write_table(out, "related_summary", summary.drop(columns="variant"))
+        write_table(out, "related_pairs", result.tables["pairs"])
+        write_table(out, "related_random", result.tables["random_pairs"])
+    s = summary.set_index(["level", "name"])
     parts = [
         f"{kind} AUROC {s.loc[('kind', kind), 'auroc']:.3f}"
         for kind in ("morphological", "semantic")
         if ("kind", kind) in s.index
     ]
     print(
-        f"{emb.model}: {len(result.pairs):,} related pairs ({result.n_dropped} dropped); {', '.join(parts)}; wrote {out}"
+        f"{emb.model}: {record['n_related']:,} related pairs ({record['n_dropped']} dropped); {', '.join(parts)}; wrote {out}"
     )
     return 0

@@ -1,6 +1,9 @@
 """Tasks: one class per analysis, built from validated parameters, ``run(embeddings) -> Result``.
 
-The CLI commands and the notebooks are a few lines each around these (see docs/EXTENDING.md)::
+One task per analysis (notebook: task): 01 :class:`Coverage`, 02 :class:`SimilarityDistribution`, 03
+:class:`RelatedPairs`, 04 :class:`Analogies` + :class:`WordSimilarity` + :class:`AnisotropyControls`, 05
+:class:`Agreement` (several models), 07 :class:`LayerSweep` (a model reference: it needs every layer). The CLI
+commands and the notebooks are a few lines each around these (see docs/EXTENDING.md)::
 
     task = Analogies(dataset="bats", methods=["3CosAdd"], bootstrap=1000)
     result = task.run(get_embeddings("glove-50d", task.words()))
@@ -37,8 +40,17 @@ _EXPORTS: dict[str, str] = {
     "WordSimilarityResult": "word_similarity",
     "SIMILARITY_SETS": "word_similarity",
     "similarity_set_from_file": "word_similarity",
+    "Coverage": "embed",
+    "SimilarityDistribution": "similarity",
+    "RelatedPairs": "related",
+    "Agreement": "agreement",
+    "AgreementResult": "agreement",
+    "LayerSweep": "layers",
+    "LayerSweepResult": "layers",
 }
-BUILT_IN_TASK_MODULES: tuple[str, ...] = ("analogies", "word_similarity", "controls")
+BUILT_IN_TASK_MODULES: tuple[str, ...] = (
+    "embed", "similarity", "related", "analogies", "word_similarity", "controls", "agreement", "layers",
+)  # fmt: skip
 """Each registers its task in :data:`TASKS` when imported."""
 
 __all__ = sorted(_EXPORTS)

@@ -72,3 +72,23 @@ def candidate_name(mode: str, vocabulary: str) -> str:
         return mode
     stem = Path(vocabulary).stem if Path(vocabulary).suffix else vocabulary
     return "bats" if stem == "bats" else f"bats+{stem}"
+
+
+def study_candidates(
+    emb: Any, model: str, vocab: list[str], mode: str, vocabulary: str, models: list[str], *, device: str | None = None
+) -> Candidates:
+    """Notebook 04's candidate answers for ``emb``, the vectors of ``model`` (a key or YAML path):
+    :func:`candidate_pool` of ``vocab`` and, for ``common``, only the words every model of ``models`` covers
+    (each read from the store: run after 01_embed), named by :func:`candidate_name`. The models are listed by
+    reference, as the study gives them, which is what ``metrics.json`` records."""
+    from wordembed.sources import get_embeddings
+    from wordembed.vocabulary import common_candidates
+
+    words = candidate_pool(vocab, mode)
+    listed = [model]
+    if mode == "common":  # one vocabulary for every model, so none faces an easier test
+        listed = list(dict.fromkeys([model, *models]))
+        coverage = {m: emb.words if m == model else get_embeddings(m, words, device=device, progress=False).words
+                    for m in listed}  # fmt: skip
+        words = common_candidates(words, coverage)
+    return Candidates.from_embeddings(emb, words, name=candidate_name(mode, vocabulary), models=listed)
