@@ -749,13 +749,28 @@ def test_newton_paths_agree_above_and_below_the_torch_threshold() -> None:
     assert np.abs(big_coef).max() > 0.01  # a real fit, not the zero start
 
 
-def test_notebook_04_honours_bootstrap_and_ranks_one_common_vocabulary() -> None:
-    """The notebook's wiring (its end-to-end run is tests/test_notebooks.py): ``bootstrap = 0`` reaches the
-    solvers as no intervals, and ``common`` restricts the candidates to what every model covers."""
+def test_notebook_04_honours_bootstrap_and_ranks_one_common_vocabulary(tmp_path, monkeypatch) -> None:
+    """The notebook's wiring (its end-to-end run is tests/test_notebooks.py): ``bootstrap`` reaches every task
+    as given (0: no intervals), and ``common`` (tasks.candidates.study_candidates) restricts the candidates to
+    the words every model of the study covers."""
+    from tiny_models import write_tiny_static_yaml
+
     from wordembed import paths
+    from wordembed.sources import get_embeddings
+    from wordembed.tasks.candidates import candidate_pool, study_candidates
 
     nb = json.loads((paths.notebooks_dir() / "04_analogies.ipynb").read_text(encoding="utf-8"))
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    assert "max(bootstrap" not in code and "n_boot = bootstrap" in code
-    assert 'if analogy_candidates == "common"' in code and "common_candidates(words, coverage)" in code
-    assert "candidates=candidates" in code and '"candidates": candidates.describe()' in code
+    assert "max(bootstrap" not in code and '"bootstrap": bootstrap' in code
+    assert "study_candidates(emb, model, vocab, analogy_candidates, vocabulary, models" in code
+    assert code.count("candidates=candidates") >= 3 and "candidates=candidates.describe()" in code
+
+    monkeypatch.setenv("WORDEMBED_STORE", str(tmp_path / "store"))
+    pool = candidate_pool(["cat", "dog"], "bats+vocabulary")
+    a = write_tiny_static_yaml(tmp_path / "a", pool, key="tiny-a")
+    b = write_tiny_static_yaml(tmp_path / "b", pool[::2], key="tiny-b", seed=1)  # every other word
+    emb = get_embeddings(str(a), pool, progress=False)
+    common = study_candidates(emb, str(a), ["cat", "dog"], "common", "wordnet", [str(a), str(b)])
+    assert common.words == sorted(pool[::2]) and len(common.words) == (len(pool) + 1) // 2
+    alone = study_candidates(emb, str(a), ["cat", "dog"], "bats+vocabulary", "wordnet", [str(a), str(b)])
+    assert alone.words == sorted(pool)
