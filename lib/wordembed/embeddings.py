@@ -71,6 +71,6 @@ class Embeddings:
 
     def normalized(self) -> np.ndarray:
         """Unit-length float32 rows (zero rows stay zero) for cosine work."""
-        x = np.asarray(self.vectors, dtype=np.float32)
-        norms = np.linalg.norm(x, axis=-1, keepdims=True)
-        return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+        from wordembed.util import unit_rows
+
+        return unit_rows(self.vectors)

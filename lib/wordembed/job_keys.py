@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from wordembed import paths
+from wordembed.util import sha256_file
 
 PACKAGE = "wordembed"
 # The libraries whose versions can change a number; a new version re-runs the jobs.
@@ -137,11 +138,7 @@ def notebook_code(path: Path) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _file_digest(path: Path, mtime_ns: int, size: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)  # mtime and size only key the cache: a touched file is hashed again
 
 
 def file_sha256(path: Path) -> str:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from wordembed.util import atomic_write_text
 
 METRICS_FILE = "metrics.json"
 
@@ -39,9 +40,7 @@ def _jsonable(value: Any) -> Any:
 
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 PROVENANCE_KEY = "provenance"

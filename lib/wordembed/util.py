@@ -61,6 +61,7 @@ def atomic_open(
         raise ValueError(f"mode={mode!r}; valid: w, wb")
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide results and vector files from a shared group
     try:
         with os.fdopen(fd, mode, encoding=encoding if mode == "w" else None) as handle:
             yield handle
