@@ -630,3 +630,13 @@ def test_the_report_is_built_from_the_study_scores_alone(tmp_path: Path) -> None
     assert json.loads((tmp_path / "_all" / "06_report" / "metrics.json").read_text())["study"] == "toy"
     with pytest.raises(ParameterError, match="report figure 'pie'"):
         report.figure("pie")
+
+
+def test_a_random_control_of_an_sbert_model_is_no_sbert_reference() -> None:
+    """The extended study's first run listed minilm@random among the SBERT references of the agreement claim."""
+    from wordembed.models.spec import load_spec
+    from wordembed.report import sbert_references
+
+    keys = ["minilm", "mpnet", "use-m3", "glove-50d", "minilm@random", "embeddinggemma-300m"]
+    specs = {load_spec(k).key: load_spec(k) for k in keys}
+    assert sbert_references(specs) == ["minilm", "mpnet"]

@@ -515,6 +515,16 @@ def _sbert_rule(
     return outcome, agreeing, close, top_name
 
 
+def sbert_references(specs: Mapping[str, Any]) -> list[str]:
+    """The SBERT models the agreement claim measures against: trained sentence-transformers encoders.
+
+    A random-weight control of MiniLM has MiniLM's backend and role, but agreeing with it is no claim of the
+    paper (and notebook 05 computes no agreement with controls), so it is never a reference.
+    """
+    return [k for k, s in specs.items()
+            if s.backend == "sentence-transformers" and s.role == "classical" and not s.control_of]
+
+
 def claim_agree_with_sbert(
     agreement: pd.DataFrame | None,
     roles: Mapping[str, str],
@@ -1128,7 +1138,7 @@ class StudyReport:
         table = headline_table(scores, model_cards(specs))
         registry = model_registry() if registry is None else registry
         agreement = agreement_table(scores) if (scores["task"] == "agreement").any() else None
-        sbert = [k for k, s in specs.items() if s.backend == "sentence-transformers" and s.role == "classical"]
+        sbert = sbert_references(specs)
         shown = [c for c in SCALE_METRICS if c in table]
         fits = scale_fits(table, shown, registry=registry, alpha=THRESHOLDS["alpha"])
         slopes = [within_family_slopes(table, c) for c in shown]
