@@ -578,11 +578,12 @@ def claim_agree_with_sbert(
                    + (f" ({', '.join(who)})" if who and not primary_holds else ""))
         outcome = "depends_on_measure"
     elif agreeing:
-        verdict = (f"holds: {', '.join(agreeing)} agree with SBERT at least as much as the best other classical "
+        verdict = (f"holds: {', '.join(agreeing)} {'agrees' if len(agreeing) == 1 else 'agree'} with SBERT at least "
+                   "as much as the best other classical "
                    f"model ({top_name})")
     elif close:
-        verdict = (f"does not hold, narrowly: {', '.join(close)} agree with SBERT less than {top_name}, but their "
-                   "intervals overlap")
+        verdict = (f"does not hold, narrowly: {', '.join(close)} {'agrees' if len(close) == 1 else 'agree'} with "
+                   f"SBERT less than {top_name}, but {'its interval overlaps' if len(close) == 1 else 'their intervals overlap'}")
     else:
         verdict = f"does not hold: every LLM agrees with SBERT less than the best other classical model ({top_name})"
     evidence = f"{measure} of cosines with {', '.join(sbert)} over {pairs} pairs of shared words: {listing}."
