@@ -300,3 +300,30 @@ def test_one_long_row_is_binned_in_rows_with_the_same_counts():
         clipped = np.clip(v, -1, 1)
         assert np.array_equal(counts, np.histogram(clipped, bins=2000, range=(-1, 1))[0]), engine
         assert sums[0] == pytest.approx(clipped.astype(np.float64).sum(), rel=1e-12)
+
+
+def test_sums_do_not_depend_on_threads_and_equal_the_blocks_reduced_in_order():
+    """Each block's moments start from zero and the blocks are added in block order: the same floats with 1,
+    2 or 5 threads, and the same as single blocks computed apart (what a Dask task returns) in any order,
+    even from an unaligned copy of the rows (a deserialised message: numpy would not use BLAS on it)."""
+    from wordembed.analyses.allpairs import block_counts, normalize_rows, reduce_block_sums
+
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((901, 64)) + 0.4).astype(np.float32)
+    one = all_pairs_distribution(x, block_rows=100, block_cols=250, threads=1)
+    for threads in (2, 5):
+        other = all_pairs_distribution(x, block_rows=100, block_cols=250, threads=threads)
+        assert np.array_equal(other.counts, one.counts) and other.mean == one.mean and other.std == one.std
+    xn = normalize_rows(x)
+    raw = bytearray(xn.nbytes + 1)
+    unaligned = np.frombuffer(raw, dtype=np.float32, count=xn.size, offset=1).reshape(xn.shape)
+    assert not unaligned.flags.aligned
+    unaligned[...] = xn
+    edges = histogram_edges(2000)
+    blocks = upper_blocks(len(x), 100, 250)
+    parts = {k: block_counts(unaligned if k % 2 else xn, edges, b) for k, b in reversed(list(enumerate(blocks)))}
+    counts = np.sum([parts[k][0] for k in range(len(blocks))], axis=0)
+    sums = np.zeros(2)
+    reduce_block_sums(np.array([parts[k][1] for k in range(len(blocks))]), sums)
+    assert np.array_equal(counts, one.counts) and counts.dtype == np.int64
+    assert sums[0] / one.n_pairs == one.mean

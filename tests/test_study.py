@@ -241,3 +241,13 @@ def test_schema_lines_show_bounds_and_choices() -> None:
     assert "bootstrap (int, default 1000; range 0..100000): bootstrap replicates of every confidence interval" in lines
     assert any(line.startswith("device (str, default 'auto'; one of auto, cpu, cuda)") for line in lines)
     assert lines[-1].startswith("study file fields: name, description, extends, models")
+
+
+def test_the_studies_command_prints_the_schema_with_its_bounds(capsys: pytest.CaptureFixture) -> None:
+    from wordembed.cli import main
+    from wordembed.study import bounds_text, schema_lines
+
+    assert main(["studies"]) == 0
+    out = capsys.readouterr().out
+    assert "extended: minilm, mpnet" in out and f"range {bounds_text('bootstrap')}" in out
+    assert all(f"  {line}" in out for line in schema_lines())

@@ -23,6 +23,11 @@ job, in ``<out>/<model or _all>/``:
 - any error while storing a job's outputs (rendering HTML on a full disk, writing its status) fails that
   job, not the study; ``run.json`` is written at the end, also when the run is interrupted (the job in
   flight is marked ``interrupted`` there, then the interrupt goes on).
+
+``cluster=`` (``wordembed run --workers N / --scheduler ADDRESS / --cluster slurm``) runs the same jobs on a
+Dask cluster (:mod:`wordembed.distributed.jobs`): the per-model steps and cross-model steps below are the
+very functions each Dask task calls on its worker, so a job is planned, keyed, skipped, run and recorded
+exactly as here; only where it runs changes (and ``run.json`` names the worker).
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -97,6 +104,43 @@ class JobResult:
     error: str | None = None
     output: str | None = None  # the notebook of this run (X.failed.ipynb when it failed)
     kept: str | None = None  # when this run failed or was interrupted: the last good notebook, kept
+    worker: dict[str, Any] | None = None  # on a Dask cluster: where the job ran (address, name, host, pid)
+
+
+@dataclass
+class Outcome:
+    """A job's result and what it leaves for the jobs after it: whether its model may go on (``model_ok``).
+
+    The sequential loop and the Dask tasks hand these along, so both decide blocking, the list of models
+    that embedded and the failed-model lines of the cross-model notebooks from the same data, the same way.
+    """
+
+    index: int
+    ref: str | None  # the model as the study names it (key or YAML path); None for cross-model jobs
+    key: str | None
+    notebook: str
+    result: JobResult
+    model_ok: bool = True
+
+
+def model_ok_after(ok_before: bool, notebook: str, result: JobResult) -> bool:
+    """A failed or blocked notebook takes its model out of what follows, except a decoder notebook (the layer
+    sweep): that adds to a model's results, and its failure is reported without dropping the others."""
+    return ok_before and not (result.status in ("failed", "blocked") and notebook not in DECODER_NOTEBOOKS)
+
+
+def failed_model_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    """What the cross-model notebooks are told failed: one line per failed job, in run order."""
+    return [f"{o.key} ({o.notebook}): {o.result.error}" for o in outcomes if o.result.status == "failed"]
+
+
+def ok_model_refs(resolved: Sequence[tuple[str, str, dict[str, Any]]], outcomes: Sequence[Outcome]) -> list[str]:
+    """The models whose every (non-decoder) notebook succeeded: the last outcome of a model says it."""
+    ok = {key: True for _, key, _ in resolved}
+    for o in sorted(outcomes, key=lambda o: o.index):
+        if o.key is not None:
+            ok[o.key] = o.model_ok
+    return [ref for ref, key, _ in resolved if ok[key]]
 
 
 @dataclass
@@ -104,6 +148,7 @@ class RunReport:
     study: str
     out_root: Path
     results: list[JobResult] = field(default_factory=list)
+    cluster: dict[str, Any] | None = None  # on a Dask cluster: its kind, scheduler address and workers
 
     @property
     def failed(self) -> list[JobResult]:
@@ -114,12 +159,18 @@ class RunReport:
         return 1 if self.failed else 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        # `worker` and `cluster` only where the run used a cluster: a sequential run.json is as it always was
+        out: dict[str, Any] = {
             "study": self.study,
             "out_root": str(self.out_root),
-            "results": [asdict(r) for r in self.results],
+            "results": [
+                {k: v for k, v in asdict(r).items() if k != "worker" or v is not None} for r in self.results
+            ],
             "failed": len(self.failed),
         }
+        if self.cluster is not None:
+            out["cluster"] = self.cluster
+        return out
 
 
 def _model_key_and_fingerprint(model: str) -> tuple[str, dict[str, Any]]:
@@ -291,12 +342,21 @@ def _error_text(exc: BaseException) -> str:
 def _ipc_kernel_manager() -> type:
     """A kernel manager that talks to its kernel over local IPC sockets, not TCP: the kernels run on this
     machine only, and the TCP default prints "Kernel is running over TCP without encryption" into every job's
-    log."""
+    log.
+
+    Each kernel's sockets get a path of their own in the temporary folder: jupyter_client's default
+    (``kernel-ipc-N`` in the working directory, the project root for every job) made two kernels started at
+    once (two Dask workers, or two runs) bind the same sockets and reject each other's messages ("Invalid
+    Signature", then "Kernel didn't respond").
+    """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import CaselessStrEnum
 
     class IpcKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        def _ip_default(self) -> str:
+            return os.path.join(tempfile.gettempdir(), f"wordembed-kernel-{uuid.uuid4().hex[:16]}-ipc")
 
     return IpcKernelManager
 
@@ -331,7 +391,17 @@ class StudyRunner:
         kernel_name: str | None = None,
         log: Callable[[str], None] = print,
         html: bool = True,
+        cluster: Any = None,
     ) -> None:
+        """``cluster``: None runs the jobs here, one after the other; a
+        :class:`wordembed.distributed.cluster.ClusterOptions` (or a ``distributed.Client``) runs them on a
+        Dask cluster (:mod:`wordembed.distributed.jobs`)."""
+        if cluster is not None:  # a missing `cluster` extra or a bad SLURM YAML: refused before anything runs
+            from wordembed.distributed.cluster import require_distributed
+
+            require_distributed()
+            if hasattr(cluster, "check"):
+                cluster.check()
         self.study = study
         self.models = list(models) if models else list(study.models)
         check_models(self.models, "--models")
@@ -346,6 +416,7 @@ class StudyRunner:
         self.kernel_name = kernel_name
         self.log = log
         self.html = html
+        self.cluster = cluster
         self._versions = job_keys.installed_versions()
         self._fingerprints: dict[str, dict[str, Any]] = {}
         self._families: dict[str, str] = {}
@@ -534,48 +605,75 @@ class StudyRunner:
         _write_json_atomic(self.out_root / "run.json", report.to_dict())
         return report
 
+    def _per_model_step(
+        self,
+        ref: str,
+        key: str,
+        fingerprint: dict[str, Any],
+        notebook: str,
+        embedded: Sequence[str],
+        model_ok: bool,
+        index: int,
+        total: int,
+    ) -> JobResult:
+        """One per-model job: skipped (a decoder notebook of another family), blocked (an earlier notebook of
+        the model failed) or run. ``embedded``: the models that embedded; ``model_ok``: whether this model's
+        notebooks so far succeeded. What a Dask task calls on its worker, with the same arguments."""
+        job = self._per_model_job(ref, key, fingerprint, notebook, embedded)
+        if notebook in DECODER_NOTEBOOKS and self._families.get(ref) != "decoder":
+            reason = f"for decoder models only; {key} is family {self._families.get(ref)}"
+            self.log(f"[{index}/{total}] {job.label}: skipped ({reason})")
+            return JobResult(job.label, "skipped", error=reason)
+        if not model_ok and notebook != "01_embed":
+            self.log(f"[{index}/{total}] {job.label}: blocked (an earlier notebook of {key} failed)")
+            return JobResult(job.label, "blocked", error="an earlier notebook of this model failed")
+        self._in_flight = job
+        result = self._run_job(job, index, total)
+        self._in_flight = None
+        return result
+
+    def _cross_step(
+        self, notebook: str, ok_models: list[str], failed: list[str], index: int, total: int
+    ) -> JobResult:
+        """One cross-model job over the models that succeeded (blocked when none did)."""
+        label = f"{ALL_MODELS_DIR}/{notebook}"
+        if not ok_models:
+            self.log(f"[{index}/{total}] {label}: blocked (no model succeeded)")
+            return JobResult(label, "blocked", error="no model succeeded")
+        self._in_flight = job = self._cross_job(notebook, ok_models, failed)
+        result = self._run_job(job, index, total)
+        self._in_flight = None
+        return result
+
+    def phases(self) -> list[list[str]]:
+        """Every model embeds first, so a per-model analysis that needs the other models' coverage (the
+        common candidate vocabulary of analogies) reads their vectors from the store instead of computing
+        them; then each model's other notebooks, in order."""
+        return [[n for n in self.per_model if n == "01_embed"], [n for n in self.per_model if n != "01_embed"]]
+
     def _run_all(self, report: RunReport, resolved: list[tuple[str, str, dict[str, Any]]]) -> None:
+        if self.cluster is not None:
+            from wordembed.distributed.jobs import run_on_cluster
+
+            run_on_cluster(self, report, resolved)
+            return
         total = len(resolved) * len(self.per_model) + len(self.cross)
         index = 0
-        failed: list[str] = []
+        outcomes: list[Outcome] = []
         model_ok = {key: True for _, key, _ in resolved}
-        # Every model embeds first, so a per-model analysis that needs the other models' coverage (the common
-        # candidate vocabulary of analogies) reads their vectors from the store instead of computing them.
-        phases = [[n for n in self.per_model if n == "01_embed"], [n for n in self.per_model if n != "01_embed"]]
-        for phase in phases:
+        for phase in self.phases():
             embedded = [ref for ref, key, _ in resolved if model_ok[key]]
             for notebook, (ref, key, fingerprint) in ((nb, model) for model in resolved for nb in phase):
                 index += 1
-                job = self._per_model_job(ref, key, fingerprint, notebook, embedded)
-                if notebook in DECODER_NOTEBOOKS and self._families.get(ref) != "decoder":
-                    reason = f"for decoder models only; {key} is family {self._families.get(ref)}"
-                    result = JobResult(job.label, "skipped", error=reason)
-                    self.log(f"[{index}/{total}] {job.label}: skipped ({reason})")
-                elif not model_ok[key] and notebook != "01_embed":
-                    result = JobResult(job.label, "blocked", error="an earlier notebook of this model failed")
-                    self.log(f"[{index}/{total}] {job.label}: blocked (an earlier notebook of {key} failed)")
-                else:
-                    self._in_flight = job
-                    result = self._run_job(job, index, total)
+                result = self._per_model_step(ref, key, fingerprint, notebook, embedded, model_ok[key], index, total)
                 report.results.append(result)
-                self._in_flight = None
-                if result.status == "failed":
-                    failed.append(f"{key} ({notebook}): {result.error}")
-                # a decoder notebook (the layer sweep) adds to a model's results; its failure is reported
-                # but does not take the model's other results out of the cross-model notebooks
-                if result.status in ("failed", "blocked") and notebook not in DECODER_NOTEBOOKS:
-                    model_ok[key] = False
-        ok_models = [ref for ref, key, _ in resolved if model_ok[key]]
+                model_ok[key] = model_ok_after(model_ok[key], notebook, result)
+                outcomes.append(Outcome(index, ref, key, notebook, result, model_ok[key]))
+        ok_models = ok_model_refs(resolved, outcomes)
+        failed = failed_model_lines(outcomes)
         for notebook in self.cross:
             index += 1
-            label = f"{ALL_MODELS_DIR}/{notebook}"
-            if not ok_models:
-                self.log(f"[{index}/{total}] {label}: blocked (no model succeeded)")
-                report.results.append(JobResult(label, "blocked", error="no model succeeded"))
-                continue
-            self._in_flight = job = self._cross_job(notebook, ok_models, failed)
-            report.results.append(self._run_job(job, index, total))
-            self._in_flight = None
+            report.results.append(self._cross_step(notebook, ok_models, failed, index, total))
 
 
 def run_study(study: Study, **kwargs: Any) -> RunReport:

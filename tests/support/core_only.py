@@ -15,7 +15,8 @@ EXTRAS = frozenset(
         "torch", "transformers", "sentence_transformers", "accelerate", "gguf", "safetensors", "tokenizers",
         "huggingface_hub", "sentencepiece", "sacremoses", "openai", "google", "tensorflow", "tensorflow_hub",
         "tf_keras", "papermill", "nbformat", "nbconvert", "ipykernel", "ipywidgets", "IPython", "jupyterlab",
-        "matplotlib", "seaborn", "numba", "gensim", "vecto", "wordfreq", "cryptography", "pytest",
+        "matplotlib", "seaborn", "numba", "gensim", "vecto", "wordfreq", "cryptography", "pytest", "dask",
+        "distributed", "dask_jobqueue",
     }
 )  # fmt: skip
 imported_blocked: list[str] = []

@@ -19,7 +19,14 @@ Speed: one worker thread per core takes the next block, multiplies it (single-th
 the binning costs about a tenth of them (~0.85 ns per cosine against ~7.7 ns of sgemm on this machine's
 cores; ``benchmarks/allpairs.py`` measures the ratio against the bare products of the same blocks).
 ``device="cuda"`` runs the same algorithm in torch on a GPU (``device="cpu"`` runs the torch path on the CPU,
-which is how it is tested).
+which is how it is tested; ``device="auto"``: CUDA where torch sees a GPU, numpy otherwise, as the notebooks
+choose).
+
+Reproducible sums: each block's sum and sum of squares start from zero, and the blocks' sums are added in the
+order of :func:`upper_blocks` (:func:`reduce_block_sums`), whichever thread, process or machine made each
+block. So the float64 moments do not depend on how the blocks were shared out: the same with 1 or 8 threads,
+and the same on a Dask cluster (``engine="dask"``, :mod:`wordembed.distributed.allpairs`, which returns per
+block what :func:`block_counts` computes), bit for bit; the counts are integers and equal in any case.
 """
 
 from __future__ import annotations
@@ -352,6 +359,76 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     return normalize(x, copy=True)
 
 
+_BUFFERS = threading.local()
+_CONTROLLER: Any = None
+
+
+def _block_buffer(size: int) -> np.ndarray:
+    """This thread's block memory, kept between calls: a fresh 64 MB block per task cost its page faults
+    again each time (a third of the products' time in a Dask worker, measured)."""
+    flat = getattr(_BUFFERS, "flat", None)
+    if flat is None or flat.size < size:
+        flat = _BUFFERS.flat = np.empty(size, dtype=np.float32)
+    return flat[:size]
+
+
+def _blas_controller() -> Any:
+    """One threadpoolctl controller for the process: building one looks up every loaded library each time."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
+def reduce_block_sums(block_sums: np.ndarray, sums: np.ndarray) -> None:
+    """Add the blocks' [sum, sum of squares] rows into ``sums`` one after the other, in block order.
+
+    Float addition is not associative: adding the rows in one fixed order (not per thread, per worker or as
+    results arrive) is what makes the moments the same bit for bit however the blocks were shared out.
+    """
+    for row in np.asarray(block_sums, dtype=np.float64).reshape(-1, 2):
+        sums += row
+
+
+def block_counts(
+    xn: np.ndarray,
+    edges: np.ndarray,
+    block: tuple[int, int, int, int],
+    *,
+    device: str | None = None,
+    engine: str = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts (int64 per bin) and [sum, sum of squares] (float64, from zero) of one upper-triangle block
+    ``(r0, r1, c0, c1)`` of the unit rows ``xn``: the pairs i < j it holds, exactly as the whole-matrix
+    engines count them (numpy's BLAS and one binning thread; the torch path where ``device`` names one).
+
+    What a task of the Dask engine computes; the per-block sums are reduced by :func:`reduce_block_sums`.
+    """
+    r0, r1, c0, c1 = block
+    nb = edges.size - 1
+    counts = np.zeros(nb, dtype=np.int64)
+    sums = np.zeros(2, dtype=np.float64)
+    if device is not None:
+        import torch
+
+        dev = torch.device(device)
+        # copies of the rows the block needs (a scattered array is read-only, and the rest stays on the host)
+        a = torch.tensor(xn[r0:r1], device=dev)
+        b = a if (c0, c1) == (r0, r1) else torch.tensor(xn[c0:c1], device=dev)
+        _torch_exact(lambda state: _torch_block(a, b, c0 - r0, *state), edges, counts, sums, dev)
+        return counts, sums
+    # numpy multiplies arrays that are not aligned (an array deserialised from a message may start at any
+    # byte) with its own loops instead of BLAS: other rounding, and ten times slower. Aligned copies then.
+    rows, cols = (part if part.flags.aligned else part.copy() for part in (xn[r0:r1], xn[c0:c1]))
+    out = _block_buffer((r1 - r0) * (c1 - c0)).reshape(r1 - r0, c1 - c0)
+    with _blas_controller().limit(limits=1, user_api="blas"):  # the engines' one BLAS thread per worker
+        np.matmul(rows, cols.T, out=out)
+    bin_block(out, edges, counts, sums, offset=c0 - r0, engine=engine, threads=1)
+    return counts, sums
+
+
 def _finish(
     edges: np.ndarray, counts: np.ndarray, sums: np.ndarray, n_pairs: int, **kw: Any
 ) -> SimilarityDistribution:
@@ -374,14 +451,26 @@ def all_pairs_distribution(
     engine: str = "auto",
     threads: int | None = None,
     progress: bool = False,
+    client: Any = None,
 ) -> SimilarityDistribution:
     """Exact histogram, mean and std of the cosine of every unordered pair i < j of rows of ``vectors``.
 
     ``device=None`` uses numpy's BLAS and the fused binning (``engine``); a torch device ("cuda", "cpu") runs
-    the torch implementation there. Memory beyond the normalised copy of the vectors is one
-    ``block_rows x block_cols`` float32 block per thread (default 2048 x 8192, 64 MB; 8192 x 32768 on CUDA);
-    ``threads`` workers (default: the cores this process may use) each multiply and bin whole blocks.
+    the torch implementation there; "auto" is CUDA where torch sees a GPU, else numpy. Memory beyond the
+    normalised copy of the vectors is one ``block_rows x block_cols`` float32 block per thread (default
+    2048 x 8192, 64 MB; 8192 x 32768 on CUDA); ``threads`` workers (default: the cores this process may use)
+    each multiply and bin whole blocks.
+
+    ``engine="dask"`` makes each block a task on a Dask cluster (``client``, default: the current one; see
+    :mod:`wordembed.distributed.allpairs`): the same counts and, reduced in block order, the same sums as
+    here, bit for bit; ``device`` then applies on each worker ("auto": per worker).
     """
+    if engine == "dask":
+        return _all_pairs_dask(vectors, bins, block_rows, block_cols, device, progress, client)
+    if device == "auto":
+        from wordembed.models.registry import resolve_device
+
+        device = "cuda" if resolve_device("auto") == "cuda" else None
     on_gpu = device is not None and str(device).startswith("cuda")
     block_rows = block_rows or (CUDA_BLOCK_ROWS if on_gpu else DEFAULT_BLOCK_ROWS)
     block_cols = block_cols or (CUDA_BLOCK_COLS if on_gpu else DEFAULT_BLOCK_COLS)
@@ -416,6 +505,46 @@ def all_pairs_distribution(
     )
 
 
+def _all_pairs_dask(
+    vectors: Embeddings | np.ndarray,
+    bins: int,
+    block_rows: int | None,
+    block_cols: int | None,
+    device: str | None,
+    progress: bool,
+    client: Any,
+) -> SimilarityDistribution:
+    """``engine="dask"``: the blocks as tasks on a cluster (:func:`wordembed.distributed.allpairs.counts`)."""
+    from wordembed.distributed.allpairs import counts as dask_counts
+
+    on_gpu = device is not None and str(device).startswith("cuda")
+    block_rows = block_rows or (CUDA_BLOCK_ROWS if on_gpu else DEFAULT_BLOCK_ROWS)
+    block_cols = block_cols or (CUDA_BLOCK_COLS if on_gpu else DEFAULT_BLOCK_COLS)
+    x, model = _as_array(vectors)
+    start = time.perf_counter()
+    xn = normalize_rows(x)
+    n = xn.shape[0]
+    if n < 2:
+        raise ParameterError(f"need at least 2 words for pairs, got {n}")
+    if block_rows < 1 or block_cols < 1:
+        raise ParameterError(f"block sizes must be positive, got {block_rows} x {block_cols}")
+    edges = histogram_edges(bins)
+    counts, sums, where = dask_counts(xn, edges, block_rows, block_cols, device=device, client=client,
+                                      progress=progress)  # fmt: skip
+    return _finish(
+        edges,
+        counts,
+        sums,
+        n * (n - 1) // 2,
+        exact=True,
+        n_words=n,
+        model=model,
+        seconds=time.perf_counter() - start,
+        options={"device": device or "numpy", "block_rows": block_rows, "block_cols": block_cols,
+                 "engine": "dask", **where},
+    )  # fmt: skip
+
+
 def upper_blocks(n: int, block_rows: int, block_cols: int) -> list[tuple[int, int, int, int]]:
     """(row0, row1, col0, col1) of the blocks that cover the upper triangle i < j: each pair exactly once.
 
@@ -445,24 +574,26 @@ def _all_pairs_numpy(xn, edges, counts, sums, block_rows, block_cols, engine, pr
     hand-over, and the products are the same numbers (BLAS threads split rows and columns, never the sum).
     """
     n = xn.shape[0]
-    blocks = iter(upper_blocks(n, block_rows, block_cols))
+    planned = upper_blocks(n, block_rows, block_cols)
+    blocks = iter(enumerate(planned))
     workers = max(1, int(threads))
-    parts = [(np.zeros_like(counts), np.zeros(2)) for _ in range(workers)]
+    parts = [np.zeros_like(counts) for _ in range(workers)]
+    block_sums = np.zeros((len(planned), 2))  # per block, from zero: reduced in block order below
     lock = threading.Lock()
     with _progress(n * (n - 1) // 2, progress) as bar:
 
         def work(k: int) -> None:
-            part_counts, part_sums = parts[k]
+            part_counts = parts[k]
             flat = np.empty(min(block_rows, n) * min(block_cols, n), dtype=np.float32)  # one block's memory
             while True:
                 with lock:
-                    block = next(blocks, None)
-                if block is None:
+                    item = next(blocks, None)
+                if item is None:
                     return
-                r0, r1, c0, c1 = block
+                b, (r0, r1, c0, c1) = item
                 out = flat[: (r1 - r0) * (c1 - c0)].reshape(r1 - r0, c1 - c0)
                 np.matmul(xn[r0:r1], xn[c0:c1].T, out=out)
-                bin_block(out, edges, part_counts, part_sums, offset=c0 - r0, engine=engine, threads=1)
+                bin_block(out, edges, part_counts, block_sums[b], offset=c0 - r0, engine=engine, threads=1)
                 with lock:
                     bar.update(_pairs_in_block(r0, r1, c0, c1))
 
@@ -473,9 +604,9 @@ def _all_pairs_numpy(xn, edges, counts, sums, block_rows, block_cols, engine, pr
 
             with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
                 list(pool.map(work, range(workers)))  # re-raises a worker's error
-    for part_counts, part_sums in parts:
+    for part_counts in parts:
         counts += part_counts
-        sums += part_sums
+    reduce_block_sums(block_sums, sums)
 
 
 def _pairs_in_block(r0: int, r1: int, c0: int, c1: int) -> int:
@@ -489,38 +620,55 @@ def _all_pairs_torch(xn, edges, counts, sums, block_rows, block_cols, device, pr
 
     dev = torch.device(device)
     xt = torch.from_numpy(xn).to(dev)
+    n = xn.shape[0]
+    _torch_exact(
+        lambda state: _torch_blocks(xt, n, block_rows, block_cols, progress, *state), edges, counts, sums, dev
+    )
+
+
+def _torch_exact(run, edges, counts, sums, dev) -> None:
+    """Set up the device-side edges and accumulators, call ``run((et, nb, scale, acc, s, dev))`` with TF32
+    off, and add the accumulated counts and sums into ``counts`` and ``sums``."""
+    import torch
+
     et = torch.from_numpy(edges).to(dev)
     nb = edges.size - 1
     scale = np.float32(nb) / (edges[-1] - edges[0])
     acc = torch.zeros(nb + 1, dtype=torch.int64, device=dev)
     s = torch.zeros(2, dtype=torch.float64, device=dev)
-    n = xn.shape[0]
     tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False  # TF32 products would round cosines to ~1e-3: not exact
     try:
-        _torch_blocks(xt, et, nb, scale, acc, s, n, block_rows, block_cols, dev, progress)
+        with torch.no_grad():
+            run((et, nb, scale, acc, s, dev))
     finally:
         torch.backends.cuda.matmul.allow_tf32 = tf32
     counts += acc[:nb].cpu().numpy()
     sums += s.cpu().numpy()
 
 
-def _torch_blocks(xt, et, nb, scale, acc, s, n, block_rows, block_cols, dev, progress) -> None:
+def _torch_blocks(xt, n, block_rows, block_cols, progress, et, nb, scale, acc, s, dev) -> None:
+    with _progress(n * (n - 1) // 2, progress) as bar:
+        for r0, r1, c0, c1 in upper_blocks(n, block_rows, block_cols):
+            _torch_block(xt[r0:r1], xt[c0:c1], c0 - r0, et, nb, scale, acc, s, dev)
+            bar.update(_pairs_in_block(r0, r1, c0, c1))
+
+
+def _torch_block(a, b, offset, et, nb, scale, acc, s, dev) -> None:
+    """One block ``a @ b.T`` (rows r0.., columns c0.., ``offset = c0 - r0``): its pairs i < j into ``acc``
+    (the extra last bin takes the rest) and its moments into ``s``, in float64 on the device."""
     import torch
 
-    with torch.no_grad(), _progress(n * (n - 1) // 2, progress) as bar:
-        for r0, r1, c0, c1 in upper_blocks(n, block_rows, block_cols):
-            v = torch.clamp(xt[r0:r1] @ xt[c0:c1].T, -1.0, 1.0)
-            idx = torch_bin_index(v, et, scale)
-            if c0 - r0 < r1 - r0:  # keep pairs i < j only: the rest goes to a discarded extra bin
-                keep = torch.ones_like(v, dtype=torch.bool).triu_(1 - (c0 - r0))
-                idx.masked_fill_(~keep, nb)
-                v = torch.where(keep, v, torch.zeros((), dtype=v.dtype, device=dev))
-            acc += torch.bincount(idx.ravel(), minlength=nb + 1)
-            v64 = v.double()
-            s[0] += v64.sum()
-            s[1] += (v64 * v64).sum()
-            bar.update(_pairs_in_block(r0, r1, c0, c1))
+    v = torch.clamp(a @ b.T, -1.0, 1.0)
+    idx = torch_bin_index(v, et, scale)
+    if offset < a.shape[0]:  # keep pairs i < j only: the rest goes to a discarded extra bin
+        keep = torch.ones_like(v, dtype=torch.bool).triu_(1 - offset)
+        idx.masked_fill_(~keep, nb)
+        v = torch.where(keep, v, torch.zeros((), dtype=v.dtype, device=dev))
+    acc += torch.bincount(idx.ravel(), minlength=nb + 1)
+    v64 = v.double()
+    s[0] += v64.sum()
+    s[1] += (v64 * v64).sum()
 
 
 def torch_bin_index(v, edges_t, scale):
