@@ -350,7 +350,15 @@ def _same_tables(cli: Path, notebook: Path, names: list[str], *, raw_only: bool 
             theirs = theirs[theirs["variant"].isin(set(mine["variant"]))].reset_index(drop=True)
         pd.testing.assert_frame_equal(mine, theirs, obj=name)
         if not raw_only:
-            assert (cli / f"{name}.csv").read_bytes() == (notebook / f"{name}.csv").read_bytes(), name
+            a, b = ((d / f"{name}.csv").read_text(encoding="utf-8").splitlines() for d in (cli, notebook))
+            if name == "matrix_cka":
+                continue  # every value is a CKA (see below): compared above, to rtol 1e-5
+            if name == "agreement":
+                # CKA is computed in float32 products whose BLAS thread split varies with the machine's load
+                # (MKL's dynamic threads), so its last digits can differ between two processes: those rows are
+                # compared above, to assert_frame_equal's rtol 1e-5; every other row must be identical bytes
+                a, b = ([line for line in x if not line.startswith("cka,")] for x in (a, b))
+            assert a == b, name
     mine, theirs = load_results(cli).drop(columns="source"), load_results(notebook).drop(columns="source")
     if raw_only:
         theirs = theirs[theirs["variant"].isin(set(mine["variant"]))].reset_index(drop=True)
