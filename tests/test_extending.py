@@ -1,5 +1,5 @@
-"""What docs/EXTENDING.md promises, done in a temporary registry: a word-similarity set from a file, a task and
-an analogy solver.
+"""What the README's "Extending" section promises, done in a temporary registry: a word-similarity set from a
+file, a task, an analogy solver and a model backend.
 
 Each extension is one registration; the registry is as it was after the ``with`` block, so nothing leaks into
 the other tests.
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from wordembed.embeddings import Embeddings
-from wordembed.errors import ParameterError
+from wordembed.errors import ParameterError, WordembedError
 from wordembed.results import load_results
 from wordembed.tasks.base import TASKS, Task
 from wordembed.tasks.result import Result
@@ -149,3 +149,73 @@ def test_a_new_analogy_solver_in_a_temporary_registry() -> None:
     assert len(q) == 20 and len(g) == 2
     with pytest.raises(ParameterError, match=r"analogy method\(s\) \['NearAPrime'\] unknown"):
         solve_bats(emb, [rel], methods=["NearAPrime"], candidates=words, n_boot=0)
+
+
+TOY_BACKEND = '''
+"""A toy backend: each word's vector is seeded by the artefact's seed and the word's bytes."""
+import hashlib
+
+import numpy as np
+
+CALLS = []
+
+
+class ToyEncoder:
+    def __init__(self, key, seed, dims):
+        self.key, self.seed, self.dims, self.chunk_size = key, seed, dims, 1024
+
+    def fingerprint(self):
+        return f"toy seed={self.seed} dims={self.dims}"
+
+    def encode(self, words):
+        CALLS.append(list(words))
+        rows = [np.random.default_rng([self.seed, int(hashlib.sha256(w.encode()).hexdigest()[:8], 16)])
+                .standard_normal(self.dims) for w in words]
+        return np.asarray(rows, dtype=np.float32).reshape(len(words), self.dims), np.ones(len(words), dtype=bool)
+
+
+def from_spec(spec, artifact, device):
+    return ToyEncoder(spec.key, int(artifact.read_text()), int(spec.options["dims"]))
+'''
+
+
+def test_a_new_model_backend_in_a_temporary_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's two files: a backend module (``from_spec``) and its entries in BACKENDS / BACKEND_OPTIONS;
+    then a YAML. The vectors come through the store like any model's, and a typo in its options is refused."""
+    import importlib
+    import sys
+
+    import yaml
+
+    from wordembed.models.backends import BACKEND_OPTIONS, BACKENDS, BackendOptions
+    from wordembed.sources import get_embeddings
+
+    (tmp_path / "toy_backend_for_test.py").write_text(TOY_BACKEND, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class ToyOptions(BackendOptions):
+        dims: int = 4
+
+    monkeypatch.setitem(BACKENDS, "toy", "toy_backend_for_test")
+    monkeypatch.setitem(BACKEND_OPTIONS, "toy", ToyOptions)
+    monkeypatch.setenv("WORDEMBED_STORE", str(tmp_path / "store"))
+    (tmp_path / "toy.seed").write_text("7", encoding="utf-8")
+    spec = {"key": "toy", "family": "encoder", "backend": "toy", "description": "toy", "params": 10, "dims": 3,
+            "source": {"path": str(tmp_path / "toy.seed")}, "options": {"dims": 3}}
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    module = importlib.import_module("toy_backend_for_test")
+
+    emb = get_embeddings(str(path), ["cat", "dog", "cat"], progress=False)
+    expected = module.ToyEncoder("toy", 7, 3).encode(["cat", "dog"])[0]
+    assert emb.words == ["cat", "dog"] and np.array_equal(emb.vectors, expected)
+    calls = len(module.CALLS)
+    again = get_embeddings(str(path), ["dog"], progress=False)  # from the store: the backend is not called
+    assert np.array_equal(again.vectors, expected[1:]) and len(module.CALLS) == calls
+
+    spec["options"] = {"dimz": 3}
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(WordembedError, match="dimz") as info:
+        get_embeddings(str(path), ["cat"], progress=False)
+    assert "\n" not in str(info.value)
+    sys.modules.pop("toy_backend_for_test", None)
