@@ -471,18 +471,9 @@ def all_pairs_distribution(
         from wordembed.models.registry import resolve_device
 
         device = "cuda" if resolve_device("auto") == "cuda" else None
-    on_gpu = device is not None and str(device).startswith("cuda")
-    block_rows = block_rows or (CUDA_BLOCK_ROWS if on_gpu else DEFAULT_BLOCK_ROWS)
-    block_cols = block_cols or (CUDA_BLOCK_COLS if on_gpu else DEFAULT_BLOCK_COLS)
-    x, model = _as_array(vectors)
     start = time.perf_counter()
-    xn = normalize_rows(x)
+    xn, model, edges, block_rows, block_cols = _prepare(vectors, bins, block_rows, block_cols, device)
     n = xn.shape[0]
-    if n < 2:
-        raise ParameterError(f"need at least 2 words for pairs, got {n}")
-    if block_rows < 1 or block_cols < 1:
-        raise ParameterError(f"block sizes must be positive, got {block_rows} x {block_cols}")
-    edges = histogram_edges(bins)
     counts = np.zeros(edges.size - 1, dtype=np.int64)
     sums = np.zeros(2, dtype=np.float64)
     if device is not None:
@@ -505,6 +496,23 @@ def all_pairs_distribution(
     )
 
 
+def _prepare(
+    vectors: Embeddings | np.ndarray, bins: int, block_rows: int | None, block_cols: int | None, device: str | None
+) -> tuple[np.ndarray, str, np.ndarray, int, int]:
+    """What both engines start from: unit rows, the model name, the bin edges and the block sizes (the CUDA
+    defaults on a GPU), with the one-line errors for too few words or a bad block size."""
+    on_gpu = device is not None and str(device).startswith("cuda")
+    block_rows = block_rows or (CUDA_BLOCK_ROWS if on_gpu else DEFAULT_BLOCK_ROWS)
+    block_cols = block_cols or (CUDA_BLOCK_COLS if on_gpu else DEFAULT_BLOCK_COLS)
+    x, model = _as_array(vectors)
+    xn = normalize_rows(x)
+    if xn.shape[0] < 2:
+        raise ParameterError(f"need at least 2 words for pairs, got {xn.shape[0]}")
+    if block_rows < 1 or block_cols < 1:
+        raise ParameterError(f"block sizes must be positive, got {block_rows} x {block_cols}")
+    return xn, model, histogram_edges(bins), block_rows, block_cols
+
+
 def _all_pairs_dask(
     vectors: Embeddings | np.ndarray,
     bins: int,
@@ -517,18 +525,9 @@ def _all_pairs_dask(
     """``engine="dask"``: the blocks as tasks on a cluster (:func:`wordembed.distributed.allpairs.counts`)."""
     from wordembed.distributed.allpairs import counts as dask_counts
 
-    on_gpu = device is not None and str(device).startswith("cuda")
-    block_rows = block_rows or (CUDA_BLOCK_ROWS if on_gpu else DEFAULT_BLOCK_ROWS)
-    block_cols = block_cols or (CUDA_BLOCK_COLS if on_gpu else DEFAULT_BLOCK_COLS)
-    x, model = _as_array(vectors)
     start = time.perf_counter()
-    xn = normalize_rows(x)
+    xn, model, edges, block_rows, block_cols = _prepare(vectors, bins, block_rows, block_cols, device)
     n = xn.shape[0]
-    if n < 2:
-        raise ParameterError(f"need at least 2 words for pairs, got {n}")
-    if block_rows < 1 or block_cols < 1:
-        raise ParameterError(f"block sizes must be positive, got {block_rows} x {block_cols}")
-    edges = histogram_edges(bins)
     counts, sums, where = dask_counts(xn, edges, block_rows, block_cols, device=device, client=client,
                                       progress=progress)  # fmt: skip
     return _finish(
