@@ -774,3 +774,67 @@ def test_notebook_04_honours_bootstrap_and_ranks_one_common_vocabulary(tmp_path,
     assert common.words == sorted(pool[::2]) and len(common.words) == (len(pool) + 1) // 2
     alone = study_candidates(emb, str(a), ["cat", "dog"], "bats+vocabulary", "wordnet", [str(a), str(b)])
     assert alone.words == sorted(pool)
+
+
+def test_grouped_products_and_solver_threads_change_no_outcome(monkeypatch):
+    """Units sharing one product ``S`` (GROUP_BYTES) and blocks shared out over threads (solver_threads) give
+    the very same questions as one product per unit solved on one thread, tie and exclusion rules included."""
+    import wordembed.analyses.analogy as analogy
+
+    rng = np.random.default_rng(3)
+    n_words, dim = 400, 48
+    words = [f"w{i}" for i in range(n_words)]
+    vecs = rng.normal(size=(n_words, dim)) + 0.5  # anisotropic, like real vectors
+    rels = []
+    for r in range(6):  # six relations of 9-12 pairs, two of them sharing words
+        base = 60 * (r % 5)
+        offset = 2.0 * rng.normal(size=dim)
+        for i in range(9 + r % 4):  # targets: source + the relation's offset + noise (some solved, not all)
+            vecs[base + 30 + i] = vecs[base + i] + offset + rng.normal(size=dim)
+        pairs = tuple((f"w{base + i}", (f"w{base + 30 + i}",)) for i in range(9 + r % 4))
+        rels.append(Rel(f"R{r:02d}", f"rel{r}", "lexicographic", "semantic", pairs))
+    emb = Embeddings(words, vecs.astype(np.float32), model="random")
+    tie_emb, tie_rel = tied_setup()
+    methods = ["3CosAdd", "3CosMul", "PairDistance", "SimilarToB", "3CosAvg", "LRCos"]
+
+    def solve(group_bytes: int, threads: int, block_bytes: int):
+        monkeypatch.setattr(analogy, "GROUP_BYTES", group_bytes)
+        monkeypatch.setattr(analogy, "solver_threads", lambda: threads)
+        monkeypatch.setattr(analogy, "BLOCK_BYTES", block_bytes)
+        out = solve_bats(emb, rels, methods=methods, candidates=words, n_boot=0).questions
+        ties = solve_bats(tie_emb, [tie_rel], methods=["3CosAdd", "SimilarToB"], candidates=tie_emb.words,
+                          n_boot=0).questions  # fmt: skip
+        return out, ties
+
+    alone, alone_ties = solve(0, 1, 16 * 2**20)  # one unit per product (GROUP_BYTES 0: two rows at most)
+    units = [analogy._relation_unit(r, emb.index, emb.index, "first_present") for r in rels]
+    assert len(list(analogy._unit_groups(units, n_words))) == 6  # GROUP_BYTES 0 still: each unit alone
+    monkeypatch.setattr(analogy, "GROUP_BYTES", 2**30)
+    assert len(list(analogy._unit_groups(units, n_words))) == 1
+    for group_bytes, threads, block_bytes in ((2**30, 2, 4 * n_words * 20), (4 * n_words * 25, 3, 4 * n_words)):
+        grouped, grouped_ties = solve(group_bytes, threads, block_bytes)
+        pd.testing.assert_frame_equal(grouped, alone)
+        pd.testing.assert_frame_equal(grouped_ties, alone_ties)
+    assert 0 < alone["correct"].sum() < len(alone) and alone["rank"].notna().all()
+
+
+def test_unit_groups_fill_up_to_the_byte_limit():
+    from wordembed.analyses.analogy import _unit_groups
+
+    @dataclass
+    class U:
+        words: list[str]
+
+    units = [U([f"a{i}" for i in range(n)]) for n in (3, 4, 5, 9, 1)]
+    # 10 candidates: a limit of 9 rows (360 bytes) puts 3 + 4 together, then 5, then 9 (a unit alone may
+    # reach the limit), then 1
+    import wordembed.analyses.analogy as analogy
+
+    old = analogy.GROUP_BYTES
+    try:
+        analogy.GROUP_BYTES = 9 * 4 * 10
+        assert [[len(u.words) for u in g] for g in _unit_groups(units, 10)] == [[3, 4], [5], [9], [1]]
+        analogy.GROUP_BYTES = 0  # two rows: every unit alone
+        assert [len(g) for g in _unit_groups(units, 10)] == [1, 1, 1, 1, 1]
+    finally:
+        analogy.GROUP_BYTES = old

@@ -46,7 +46,12 @@ def sha256_file(path: str | Path, block: int = HASH_BLOCK) -> str:
 
 @contextlib.contextmanager
 def atomic_open(
-    path: str | Path, mode: str = "wb", *, encoding: str | None = None, suffix: str = ".tmp", fsync: bool = False
+    path: str | Path,
+    mode: str = "wb",
+    *,
+    encoding: str | None = None,
+    suffix: str = ".tmp",
+    fsync: bool = False,
 ) -> Iterator[IO[Any]]:
     """Write ``path`` through a temporary file in its folder, renamed over it only when the block succeeds.
 
@@ -83,6 +88,14 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> N
     """Text version of :func:`atomic_write_bytes`."""
     with atomic_open(path, "w", encoding=encoding) as handle:
         handle.write(text)
+
+
+def usable_cores() -> int:
+    """Cores this process may use (its CPU affinity, which a container or ``taskset`` may narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def choose_device(device: str | None = None) -> str:

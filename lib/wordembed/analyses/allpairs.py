@@ -32,7 +32,6 @@ block what :func:`block_counts` computes), bit for bit; the counts are integers 
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -46,6 +45,7 @@ import pandas as pd
 from wordembed.analyses.bootstrap import bootstrap_mean_ci
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
+from wordembed.util import usable_cores
 
 DEFAULT_BINS = 2000
 DEFAULT_BLOCK_ROWS = 2048
@@ -69,10 +69,7 @@ def histogram_edges(bins: int = DEFAULT_BINS) -> np.ndarray:
 
 def default_threads() -> int:
     """Cores this process may use (the binning runs one thread per core)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -91,7 +91,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -107,7 +109,7 @@ from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
 from wordembed.tasks.solvers import EPSILON as EPSILON
 from wordembed.tasks.solvers import SOLVERS, Solver
-from wordembed.util import unit_rows
+from wordembed.util import unit_rows, usable_cores
 
 # Snapshots of the registry at import (for the CLI's choices and docs); solving reads SOLVERS itself, so a
 # solver added later (``SOLVERS.temporary``) is accepted everywhere.
@@ -451,7 +453,10 @@ class _Scorer:
     and ``combine`` look the method up there, so a solver is defined once, in one place.
     """
 
-    def __init__(self, words: list[str], embeddings: Embeddings, cand: Candidates) -> None:
+    def __init__(
+        self, words: list[str], embeddings: Embeddings, cand: Candidates, s: np.ndarray | None = None
+    ) -> None:
+        """``s``: ``U @ C.T`` when it was made already (rows of a group's product, see :func:`_solve_units`)."""
         self.words = words
         rows = embeddings.rows(words)
         if (rows < 0).any():
@@ -461,6 +466,8 @@ class _Scorer:
         )
         self.cand = cand
         self.cand_sq = cand.squared_norms
+        if s is not None:
+            self.__dict__["s"] = s  # the cached_property's slot
 
     @cached_property
     def s(self) -> np.ndarray:
@@ -576,7 +583,9 @@ def _pairwise_grid(
     """The outcome of every (test j, train i) question, an ``(n, n)`` grid (undefined where not asked).
 
     Scores of a block of test pairs against all train pairs come from one broadcast of ``L[i]`` with
-    ``R[j]`` into a reused buffer; the diagonal (i = j) is computed and ignored (2 % of the work).
+    ``R[j]`` into a reused buffer; the diagonal (i = j) is computed and ignored (2 % of the work). The blocks
+    are shared out over :func:`solver_threads` workers; each row's outcome depends on its own scores alone,
+    so the grid is the same with any number of them.
     """
     n = table.n
     v = scorer.s.shape[1]
@@ -592,21 +601,33 @@ def _pairwise_grid(
     left = scorer.left(method, ia, iap)  # (n, V)
     excl_pair = _pad([[c for c in [table.src_col[i], *table.ans_cols[i]] if c >= 0] for i in range(n)])
     per_block = max(1, _block_rows(v) // n)
-    buffer = np.empty((min(per_block, usable_test.size), n, v), dtype=np.float32)
-    mask = np.empty((buffer.shape[0] * n, v), dtype=bool)  # _finish's comparisons, reused like ``buffer``
-    for start in range(0, usable_test.size, per_block):
-        tj = usable_test[start : start + per_block]
-        right = scorer.right(method, table.src_u[tj])  # (J, V)
-        shift = scorer.shift(method, table.src_u[tj], ia, iap)
-        scores = scorer.combine(method, left[None, :, :], right[:, None, :], shift, out=buffer[: tj.size])
-        scores = scores.reshape(tj.size * n, v)
-        answers = np.repeat(table.ans_cols[tj], n, axis=0)
-        if exclude:
-            b_col = np.repeat(table.src_col[tj], n)[:, None]
-            excluded = np.concatenate([np.tile(excl_pair, (tj.size, 1)), b_col], axis=1)
-        else:
-            excluded = None
-        grid[tj] = _finish(scores, excluded, answers, mask[: tj.size * n]).reshape(tj.size, n)
+    if SOLVERS[method].needs_shift:
+        scorer.gram  # noqa: B018 - made here, once, before the worker threads read it
+    starts = range(0, usable_test.size, per_block)
+    workers = min(solver_threads(), len(starts))
+
+    def work(k: int) -> None:
+        """Blocks k, k + workers, ...: each worker has its own buffers; numpy's passes release the GIL."""
+        buffer = np.empty((min(per_block, usable_test.size), n, v), dtype=np.float32)
+        mask = np.empty((buffer.shape[0] * n, v), dtype=bool)  # _finish's comparisons, reused like ``buffer``
+        for start in starts[k::workers]:
+            tj = usable_test[start : start + per_block]
+            right = scorer.right(method, table.src_u[tj])  # (J, V)
+            shift = scorer.shift(method, table.src_u[tj], ia, iap)
+            scores = scorer.combine(method, left[None, :, :], right[:, None, :], shift, out=buffer[: tj.size])
+            scores = scores.reshape(tj.size * n, v)
+            answers = np.repeat(table.ans_cols[tj], n, axis=0)
+            if exclude:
+                b_col = np.repeat(table.src_col[tj], n)[:, None]
+                excluded = np.concatenate([np.tile(excl_pair, (tj.size, 1)), b_col], axis=1)
+            else:
+                excluded = None
+            grid[tj] = _finish(scores, excluded, answers, mask[: tj.size * n]).reshape(tj.size, n)
+
+    if workers <= 1:
+        work(0)
+    else:
+        list(_solver_pool(workers).map(work, range(workers)))  # disjoint rows of the grid; re-raises errors
     return grid
 
 
@@ -669,11 +690,66 @@ KINDS: dict[str, Callable[[str, _Unit, _Scorer, _Context], Questions]] = {
 def _solve_units(
     units: Sequence[_Unit], methods: Sequence[str], embeddings: Embeddings, ctx: _Context
 ) -> Iterator[tuple[_Unit, str, Questions]]:
-    """Every (unit, method)'s questions, unit by unit: a unit's ``S = U @ C.T`` is made once for all methods."""
+    """Every (unit, method)'s questions, unit by unit: a unit's ``S = U @ C.T`` is made once for all methods.
+
+    Where a method needs all of ``S`` (every kind but ``fitted``), consecutive units share one product
+    (:func:`_group_products`): on one relation's ~150 rows BLAS ran at 70 GFLOP/s here, repacking the
+    candidates for each, against ~190 on ~600 rows; each unit's rows are bit-equal to its own product
+    (tests/test_analogy.py), so no rank moves.
+    """
+    whole = any(SOLVERS[m].kind != "fitted" for m in methods)
+    groups = _unit_groups(units, len(ctx.cand.words)) if whole else ([unit] for unit in units)
+    buffer = np.empty(0, dtype=np.float32)  # one group's S, reused: fresh pages for each cost a third of it
+    for group in groups:
+        rows = sum(len(unit.words) for unit in group)
+        if whole and buffer.size < max(2, rows) * len(ctx.cand.words):
+            buffer = np.empty(max(2, rows) * len(ctx.cand.words), dtype=np.float32)
+        products = _group_products(group, embeddings, ctx.cand, buffer) if whole else {}
+        for unit in group:
+            scorer = _Scorer(unit.words, embeddings, ctx.cand, s=products.pop(unit.id, None))
+            for method in methods:
+                yield unit, method, KINDS[SOLVERS[method].kind](method, unit, scorer, ctx)
+
+
+GROUP_BYTES = 128 * 2**20
+"""The largest product ``S`` that :func:`_solve_units` makes for a group of units (float32 entries)."""
+
+
+def _unit_groups(units: Sequence[_Unit], n_candidates: int) -> Iterator[list[_Unit]]:
+    """Consecutive units whose words make at most GROUP_BYTES of ``S`` (a unit alone may exceed it)."""
+    limit = max(2, GROUP_BYTES // max(1, 4 * n_candidates))
+    group: list[_Unit] = []
+    rows = 0
     for unit in units:
-        scorer = _Scorer(unit.words, embeddings, ctx.cand)
-        for method in methods:
-            yield unit, method, KINDS[SOLVERS[method].kind](method, unit, scorer, ctx)
+        if group and rows + len(unit.words) > limit:
+            yield group
+            group, rows = [], 0
+        group.append(unit)
+        rows += len(unit.words)
+    if group:
+        yield group
+
+
+def _group_products(
+    group: Sequence[_Unit], embeddings: Embeddings, cand: Candidates, buffer: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Unit id -> its rows of one product ``U @ C.T`` over the group's words, unit after unit, as views of
+    ``buffer`` (flat float32, room for at least two rows; valid until the next group overwrites it).
+
+    A word two units share is a row of each (BATS relations share few: 6,208 distinct of 6,217), so no
+    unit's rows are copied out. At least two rows, so BLAS runs its matrix kernel, as for a unit's own
+    product (see :func:`_s_rows`).
+    """
+    words = [w for unit in group for w in unit.words]
+    if not words:
+        return {}
+    u = unit_rows(embeddings.vectors[embeddings.rows(words)])
+    if len(words) == 1:
+        u = u[[0, 0]]
+    s = buffer[: u.shape[0] * cand.vectors.shape[0]].reshape(u.shape[0], cand.vectors.shape[0])
+    np.matmul(u, cand.vectors.T, out=s)
+    bounds = np.cumsum([0] + [len(unit.words) for unit in group])
+    return {unit.id: s[a:b] for unit, a, b in zip(group, bounds[:-1], bounds[1:], strict=True) if b > a}
 
 
 def _relation_unit(
@@ -940,6 +1016,28 @@ _BLAS_CONTROLLER: Any = None
 # Up to this many dimensions LRCos's products are small (50 x D x V, 0.14 GFLOP at D = 50) and run on one
 # BLAS thread; above it they are large enough for every core (and the machine's own thread count is kept).
 SMALL_PRODUCT_DIMS = 128
+
+
+_SOLVER_POOL: ThreadPoolExecutor | None = None
+
+
+def solver_threads() -> int:
+    """Threads for the pair-wise solvers' blocks: this process's cores, capped by ``OMP_NUM_THREADS`` where it
+    is set (a Dask worker's share of the machine, see :func:`wordembed.distributed.cluster.kernel_threads_env`).
+
+    Why threads: scoring and ranking are numpy passes over (rows, candidates) blocks that release the GIL, and
+    one of them at a time left the second core idle (BLAS is not involved: ``S`` is made before).
+    """
+    cores = usable_cores()
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores, int(cap))) if cap.isdigit() and int(cap) > 0 else cores
+
+
+def _solver_pool(threads: int) -> ThreadPoolExecutor:
+    global _SOLVER_POOL
+    if _SOLVER_POOL is None or _SOLVER_POOL._max_workers < threads:
+        _SOLVER_POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wordembed-solve")
+    return _SOLVER_POOL
 
 
 def _small_blas(dims: int) -> Any:
