@@ -14,6 +14,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,12 +47,7 @@ def sha256_file(path: str | Path, block: int = HASH_BLOCK) -> str:
 
 @contextlib.contextmanager
 def atomic_open(
-    path: str | Path,
-    mode: str = "wb",
-    *,
-    encoding: str | None = None,
-    suffix: str = ".tmp",
-    fsync: bool = False,
+    path: str | Path, mode: str = "wb", *, encoding: str | None = None, suffix: str = ".tmp", fsync: bool = False
 ) -> Iterator[IO[Any]]:
     """Write ``path`` through a temporary file in its folder, renamed over it only when the block succeeds.
 
@@ -96,6 +92,18 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+_POOLS: dict[str, ThreadPoolExecutor] = {}
+
+
+def thread_pool(name: str, threads: int) -> ThreadPoolExecutor:
+    """A pool of at least ``threads`` workers, one per ``name``, kept for the process: made once, not per call
+    (numpy and numba kernels release the GIL, so threads share out their blocks)."""
+    pool = _POOLS.get(name)
+    if pool is None or pool._max_workers < threads:
+        pool = _POOLS[name] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"wordembed-{name}")
+    return pool
 
 
 def choose_device(device: str | None = None) -> str:

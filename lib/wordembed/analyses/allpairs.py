@@ -45,7 +45,7 @@ import pandas as pd
 from wordembed.analyses.bootstrap import bootstrap_mean_ci
 from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
-from wordembed.util import usable_cores
+from wordembed.util import thread_pool, usable_cores
 
 DEFAULT_BINS = 2000
 DEFAULT_BLOCK_ROWS = 2048
@@ -189,14 +189,6 @@ if _numba is not None:
 # entries per row when one long row is binned (the kernel flushes its int32 counters between rows)
 _ROW = 1 << 16
 _SERIAL_BELOW = 1 << 18  # smaller blocks: starting threads costs more than it saves
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None or _POOL._max_workers < threads:
-        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wordembed-bin")
-    return _POOL
 
 
 def _bin_block_threads(block, offset, edges, counts, sums, threads: int) -> None:
@@ -206,7 +198,7 @@ def _bin_block_threads(block, offset, edges, counts, sums, threads: int) -> None
         return
     parts = [(np.zeros_like(counts), np.zeros(2)) for _ in range(threads)]
     futures = [
-        _pool(threads).submit(_bin_rows_numba, block, offset, edges, c, s, t, threads)
+        thread_pool("bin", threads).submit(_bin_rows_numba, block, offset, edges, c, s, t, threads)
         for t, (c, s) in enumerate(parts)
     ]
     for f in futures:

@@ -93,7 +93,6 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -109,7 +108,7 @@ from wordembed.embeddings import Embeddings
 from wordembed.errors import ParameterError
 from wordembed.tasks.solvers import EPSILON as EPSILON
 from wordembed.tasks.solvers import SOLVERS, Solver
-from wordembed.util import unit_rows, usable_cores
+from wordembed.util import thread_pool, unit_rows, usable_cores
 
 # Snapshots of the registry at import (for the CLI's choices and docs); solving reads SOLVERS itself, so a
 # solver added later (``SOLVERS.temporary``) is accepted everywhere.
@@ -627,7 +626,7 @@ def _pairwise_grid(
     if workers <= 1:
         work(0)
     else:
-        list(_solver_pool(workers).map(work, range(workers)))  # disjoint rows of the grid; re-raises errors
+        list(thread_pool("solve", workers).map(work, range(workers)))  # disjoint grid rows; re-raises
     return grid
 
 
@@ -694,17 +693,13 @@ def _solve_units(
 
     Where a method needs all of ``S`` (every kind but ``fitted``), consecutive units share one product
     (:func:`_group_products`): on one relation's ~150 rows BLAS ran at 70 GFLOP/s here, repacking the
-    candidates for each, against ~190 on ~600 rows; each unit's rows are bit-equal to its own product
-    (tests/test_analogy.py), so no rank moves.
+    candidates for each, against ~110 on groups of ~600 rows (larger groups were slower: their fresh pages);
+    each unit's rows are bit-equal to its own product (tests/test_analogy.py), so no rank moves.
     """
     whole = any(SOLVERS[m].kind != "fitted" for m in methods)
     groups = _unit_groups(units, len(ctx.cand.words)) if whole else ([unit] for unit in units)
-    buffer = np.empty(0, dtype=np.float32)  # one group's S, reused: fresh pages for each cost a third of it
     for group in groups:
-        rows = sum(len(unit.words) for unit in group)
-        if whole and buffer.size < max(2, rows) * len(ctx.cand.words):
-            buffer = np.empty(max(2, rows) * len(ctx.cand.words), dtype=np.float32)
-        products = _group_products(group, embeddings, ctx.cand, buffer) if whole else {}
+        products = _group_products(group, embeddings, ctx.cand) if whole else {}
         for unit in group:
             scorer = _Scorer(unit.words, embeddings, ctx.cand, s=products.pop(unit.id, None))
             for method in methods:
@@ -731,10 +726,9 @@ def _unit_groups(units: Sequence[_Unit], n_candidates: int) -> Iterator[list[_Un
 
 
 def _group_products(
-    group: Sequence[_Unit], embeddings: Embeddings, cand: Candidates, buffer: np.ndarray
+    group: Sequence[_Unit], embeddings: Embeddings, cand: Candidates
 ) -> dict[str, np.ndarray]:
-    """Unit id -> its rows of one product ``U @ C.T`` over the group's words, unit after unit, as views of
-    ``buffer`` (flat float32, room for at least two rows; valid until the next group overwrites it).
+    """Unit id -> its rows of one product ``U @ C.T`` over the group's words, unit after unit, as views.
 
     A word two units share is a row of each (BATS relations share few: 6,208 distinct of 6,217), so no
     unit's rows are copied out. At least two rows, so BLAS runs its matrix kernel, as for a unit's own
@@ -744,10 +738,7 @@ def _group_products(
     if not words:
         return {}
     u = unit_rows(embeddings.vectors[embeddings.rows(words)])
-    if len(words) == 1:
-        u = u[[0, 0]]
-    s = buffer[: u.shape[0] * cand.vectors.shape[0]].reshape(u.shape[0], cand.vectors.shape[0])
-    np.matmul(u, cand.vectors.T, out=s)
+    s = (u[[0, 0]] @ cand.vectors.T)[:1] if len(words) == 1 else u @ cand.vectors.T
     bounds = np.cumsum([0] + [len(unit.words) for unit in group])
     return {unit.id: s[a:b] for unit, a, b in zip(group, bounds[:-1], bounds[1:], strict=True) if b > a}
 
@@ -1018,9 +1009,6 @@ _BLAS_CONTROLLER: Any = None
 SMALL_PRODUCT_DIMS = 128
 
 
-_SOLVER_POOL: ThreadPoolExecutor | None = None
-
-
 def solver_threads() -> int:
     """Threads for the pair-wise solvers' blocks: this process's cores, capped by ``OMP_NUM_THREADS`` where it
     is set (a Dask worker's share of the machine, see :func:`wordembed.distributed.cluster.kernel_threads_env`).
@@ -1031,13 +1019,6 @@ def solver_threads() -> int:
     cores = usable_cores()
     cap = os.environ.get("OMP_NUM_THREADS", "")
     return max(1, min(cores, int(cap))) if cap.isdigit() and int(cap) > 0 else cores
-
-
-def _solver_pool(threads: int) -> ThreadPoolExecutor:
-    global _SOLVER_POOL
-    if _SOLVER_POOL is None or _SOLVER_POOL._max_workers < threads:
-        _SOLVER_POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wordembed-solve")
-    return _SOLVER_POOL
 
 
 def _small_blas(dims: int) -> Any:
