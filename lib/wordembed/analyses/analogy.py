@@ -730,8 +730,9 @@ def _group_products(
 ) -> dict[str, np.ndarray]:
     """Unit id -> its rows of one product ``U @ C.T`` over the group's words, unit after unit, as views.
 
-    A word two units share is a row of each (BATS relations share few: 6,208 distinct of 6,217), so no
-    unit's rows are copied out. At least two rows, so BLAS runs its matrix kernel, as for a unit's own
+    A word two units share is a row of each (BATS: 7,441 rows for 6,208 distinct words), so no unit's rows
+    are copied out: a product of the distinct words with each unit's rows copied from it cost more (3.0 s
+    against 2.3 s for MiniLM's 40 relations, profiled here). At least two rows, so BLAS runs its matrix kernel, as for a unit's own
     product (see :func:`_s_rows`).
     """
     words = [w for unit in group for w in unit.words]
